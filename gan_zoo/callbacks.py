@@ -1,0 +1,68 @@
+"""Callbacks: sample grids from the fixed latent batch, and images/s in the progress bar."""
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
+from torchvision.utils import make_grid, save_image
+
+
+class SampleGrid(L.Callback):
+    """At the end of every `every_n_epochs` epochs, save a PNG grid of the EMA generator's images for
+    the module's fixed latents (`sample_z`), and send it to wandb when a WandbLogger is in use."""
+
+    def __init__(
+        self,
+        out_dir: str,  # folder for samples/epoch_XXXX.png
+        every_n_epochs: int = 1,
+        nrow: int = 8,  # images per grid row
+    ):
+        self.out_dir = Path(out_dir)
+        self.every_n_epochs = every_n_epochs
+        self.nrow = nrow
+
+    @rank_zero_only
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        was_training = pl_module.generator_ema.training
+        pl_module.generator_ema.eval()
+        with torch.no_grad():
+            images = pl_module(pl_module.sample_z).float().cpu()  # [N, C, H, W] in [-1, 1]
+        pl_module.generator_ema.train(was_training)
+        grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / f"epoch_{trainer.current_epoch:04d}.png"
+        save_image(grid, path)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image("samples", [grid], step=trainer.global_step, caption=[f"epoch {trainer.current_epoch}"])
+
+
+class ImagesPerSecond(L.Callback):
+    """Training throughput, data loading included: a smoothed images/s in the progress bar and the
+    epoch's mean in the logs (`train/images_per_sec`)."""
+
+    def __init__(self, smoothing: float = 0.9):
+        self.smoothing = smoothing  # weight of the previous value in the running average
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.rate = None
+        self.epoch_images = 0
+        self.epoch_start = self.last = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        images = len(batch[0] if isinstance(batch, (list, tuple)) else batch) * trainer.world_size
+        rate = images / max(now - self.last, 1e-9)
+        self.rate = rate if self.rate is None else self.smoothing * self.rate + (1 - self.smoothing) * rate
+        self.epoch_images += images
+        self.last = now
+        pl_module.log("img/s", self.rate, prog_bar=True, logger=False, on_step=True, on_epoch=False)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        seconds = time.perf_counter() - self.epoch_start
+        if self.epoch_images:
+            pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True)

@@ -1,0 +1,45 @@
+"""PIL image -> tensor [C, R, R] in [-1, 1], whatever the image's mode."""
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms import v2
+
+
+def to_mode(image: Image.Image, channels: int) -> Image.Image:
+    """Convert any PIL image to 8-bit "L" (channels=1) or "RGB" (channels=3).
+
+    Transparency is composited on white; 16/32-bit integer and float images are rescaled to 8 bits
+    (PIL's own convert would clip them); CMYK, palette and the rest go through PIL's convert.
+    """
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 1.0 if image.mode == "F" else (65535.0 if array.max() > 255 else 255.0)
+        image = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" or image.mode in ("LA", "PA", "RGBA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+class ToMode:
+    """Picklable transform (DataLoader workers may be spawned) wrapping `to_mode`."""
+
+    def __init__(self, channels: int):
+        self.channels = channels
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        return to_mode(image, self.channels)
+
+
+def image_transform(resolution: int, channels: int) -> v2.Compose:
+    """Resize the short side to `resolution`, center-crop to a square, scale to [-1, 1]."""
+    return v2.Compose(
+        [
+            ToMode(channels),
+            v2.PILToTensor(),
+            v2.Resize(resolution, antialias=True),
+            v2.CenterCrop(resolution),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([0.5] * channels, [0.5] * channels),
+        ]
+    )

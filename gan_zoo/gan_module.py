@@ -1,0 +1,113 @@
+"""The one adversarial training step that every model of the zoo uses.
+
+Networks, objective, regularizers and optimizers are built elsewhere (Hydra `_target_`) and passed
+in: this module imports no specific network. Per batch:
+
+1. D step: D learns real vs. G(z) under the objective, plus each regularizer that is due
+   (every `interval` D steps, scaled by `interval`: lazy regularization, Karras et al. 2020).
+2. G step, every `n_critic` D steps: G learns to fool D.
+3. EMA: the averaged generator (used for samples and metrics) moves toward G.
+
+Everything scheduled is driven by `images_seen` (a buffer, so it lives in checkpoints), not by
+Lightning's `global_step`, which counts every optimizer step of both optimizers.
+"""
+from typing import Callable, Mapping
+
+import lightning as L
+import torch
+from torch import nn
+
+from gan_zoo.ema import EMA
+
+
+class GANModule(L.LightningModule):
+    def __init__(
+        self,
+        generator: nn.Module,  # maps z [N, latent_dim] to images [N, C, H, W] in [-1, 1]; has `latent_dim`
+        discriminator: nn.Module,  # maps images to logits [N]
+        objective,  # gan_zoo.losses object with d_loss(real_logits, fake_logits) and g_loss(fake_logits)
+        g_optimizer: Callable,  # partial optimizer, called with the generator's parameters
+        d_optimizer: Callable,  # partial optimizer, called with the discriminator's parameters
+        regularizers: Mapping | None = None,  # name -> regularizer (gan_zoo.regularizers), None = none
+        n_critic: int = 1,  # D steps per G step (WGAN uses 5)
+        ema_half_life_images: float = 10_000,  # EMA half-life in images, 0 = EMA equals G
+        ema_rampup: float | None = None,  # EMA half-life ramp-up ratio, None = off
+        augment: nn.Module | None = None,  # differentiable augmentation of D's inputs, None = identity
+        num_samples: int = 64,  # size of the fixed latent batch used for sample grids
+        sample_seed: int = 0,  # seed of that batch
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.generator_ema = EMA(generator, ema_half_life_images, ema_rampup)
+        self.generator_ema.requires_grad_(False)
+        self.objective = objective
+        self.regularizers = dict(regularizers or {})
+        self.augment = augment if augment is not None else nn.Identity()
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.n_critic = n_critic
+        self.latent_dim = generator.latent_dim
+        self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
+        self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
+        # A buffer, so it is saved in checkpoints and follows the module to its device.
+        seed = torch.Generator().manual_seed(sample_seed)
+        self.register_buffer("sample_z", torch.randn(num_samples, self.latent_dim, generator=seed))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Images [N, C, H, W] in [-1, 1] from the EMA generator."""
+        return self.generator_ema(z)
+
+    def configure_optimizers(self):
+        return self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())
+
+    def _latents(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch  # [N, C, H, W] in [-1, 1]
+        n = real.shape[0]
+        g_opt, d_opt = self.optimizers()
+        logs = {}
+
+        # 1. D step, with the regularizers that are due.
+        due = {k: r for k, r in self.regularizers.items() if int(self.d_steps) % r.interval == 0}
+        self.toggle_optimizer(d_opt)
+        with torch.no_grad():
+            fake = self.generator(self._latents(n))
+        if any(r.needs_real_grad for r in due.values()):
+            real = real.detach().requires_grad_(True)
+        real_logits = self.discriminator(self.augment(real))
+        fake_logits = self.discriminator(self.augment(fake))
+        d_loss = self.objective.d_loss(real_logits, fake_logits)
+        d_total = d_loss
+        for name, reg in due.items():
+            penalty = reg(self.discriminator, real, fake, real_logits)
+            d_total = d_total + penalty * (reg.weight * reg.interval)
+            logs[f"train/reg_{name}"] = penalty.detach()
+        d_opt.zero_grad(set_to_none=True)
+        self.manual_backward(d_total)
+        d_opt.step()
+        self.untoggle_optimizer(d_opt)
+        self.d_steps += 1
+        logs["train/d_loss"] = d_loss.detach()
+        logs["train/d_real"] = real_logits.detach().mean()
+        logs["train/d_fake"] = fake_logits.detach().mean()
+
+        images = n * self.trainer.world_size
+        # 2. G step, every n_critic D steps; 3. EMA.
+        if int(self.d_steps) % self.n_critic == 0:
+            self.toggle_optimizer(g_opt)
+            fake_logits = self.discriminator(self.augment(self.generator(self._latents(n))))
+            g_loss = self.objective.g_loss(fake_logits)
+            g_opt.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            g_opt.step()
+            self.untoggle_optimizer(g_opt)
+            self.generator_ema.update(self.generator, images, int(self.images_seen))
+            logs["train/g_loss"] = g_loss.detach()
+
+        self.images_seen += images
+        self.log_dict(logs, prog_bar=False, on_step=True, on_epoch=False)
+        self.log("kimg", self.images_seen.float() / 1000, prog_bar=True, on_step=True, on_epoch=False)

@@ -1,0 +1,53 @@
+"""Logger factories that need a decision at run time."""
+import csv
+import netrc
+import os
+
+from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+
+def _wandb_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def wandb_logger(mode: str | None = None, **kwargs) -> WandbLogger:
+    """A WandbLogger that works with no account: offline unless the user configured online.
+
+    mode: "online", "offline", or None = WANDB_MODE if set, else online when `wandb login` (or
+    WANDB_API_KEY) provided credentials, else offline (sync later with `wandb sync <run dir>/wandb`).
+    """
+    mode = mode or os.environ.get("WANDB_MODE") or ("online" if _wandb_credentials() else "offline")
+    return WandbLogger(offline=mode != "online", log_model=False, **kwargs)
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing metrics.csv; this one continues it (resume)."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self.metrics_keys = list(csv.DictReader(f).fieldnames or [])
+
+
+class CSVLogger(LightningCSVLogger):
+    """Lightning's CSVLogger writing `metrics.csv` straight into `save_dir`, and appending to it when
+    the run is resumed instead of deleting it."""
+
+    def __init__(self, save_dir: str, **kwargs):
+        super().__init__(save_dir, name="", version="", **kwargs)
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment

@@ -1,0 +1,1 @@
+"""Generator and discriminator networks. Plain `torch.nn` modules: no Lightning here."""

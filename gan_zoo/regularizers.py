@@ -1,0 +1,78 @@
+"""Discriminator regularizers, applied by the shared step when due.
+
+Each has `weight` (its factor in the D loss), `interval` (apply every `interval` D steps; lazy
+regularization, Karras et al. 2020 Sec. 3.1: the term is then scaled by `interval` so its
+expected strength is unchanged) and `needs_real_grad` (the step must make the real batch require
+grad before the D forward, so the penalty can reuse that forward).
+
+`__call__(discriminator, real, fake, real_logits)` returns the unweighted penalty (a scalar).
+Shapes: real, fake [N, C, H, W]; real_logits [N] or [N, 1].
+"""
+import torch
+
+
+def _grad_norm_sq(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """||d sum(outputs) / d inputs||^2 per sample, kept in the graph (create_graph)."""
+    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    return grad.square().flatten(1).sum(1)  # [N]
+
+
+class R1:
+    """R1 penalty (Mescheder et al. 2018, eq. 9): gamma/2 * E_x[ ||grad_x D(x)||^2 ] on real data.
+
+    Here `weight` plays gamma/2's role: weight = gamma / 2.
+    """
+
+    needs_real_grad = True
+
+    def __init__(
+        self,
+        gamma: float = 10.0,  # R1 strength gamma; the penalty is gamma/2 * E||grad||^2
+        interval: int = 1,  # lazy regularization: apply every `interval` D steps (StyleGAN2 uses 16)
+    ):
+        self.weight = gamma / 2
+        self.interval = interval
+
+    def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
+        return _grad_norm_sq(real_logits, real).mean()
+
+
+class GradientPenalty:
+    """WGAN-GP (Gulrajani et al. 2017, eq. 3): E_xhat[ (||grad D(xhat)|| - target)^2 ],
+    xhat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] per sample."""
+
+    needs_real_grad = False
+
+    def __init__(
+        self,
+        weight: float = 10.0,  # lambda in the paper
+        target: float = 1.0,  # the gradient norm to pull towards (1 = 1-Lipschitz)
+        interval: int = 1,  # apply every `interval` D steps
+    ):
+        self.weight = weight
+        self.target = target
+        self.interval = interval
+
+    def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+        mixed = torch.lerp(fake.detach(), real.detach(), eps).requires_grad_(True)  # [N, C, H, W]
+        norm = _grad_norm_sq(discriminator(mixed), mixed).add(1e-12).sqrt()
+        return (norm - self.target).square().mean()
+
+
+class Drift:
+    """Drift penalty (Karras et al. 2018, Sec. A.1): eps_drift * E_x[ D(x)^2 ], keeps the critic's
+    output near zero; PGGAN uses weight 0.001."""
+
+    needs_real_grad = False
+
+    def __init__(
+        self,
+        weight: float = 0.001,  # epsilon_drift
+        interval: int = 1,
+    ):
+        self.weight = weight
+        self.interval = interval
+
+    def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
+        return real_logits.float().square().mean()
