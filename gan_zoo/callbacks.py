@@ -65,4 +65,4 @@ class ImagesPerSecond(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         seconds = time.perf_counter() - self.epoch_start
         if self.epoch_images:
-            pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True)
+            pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True, sync_dist=True)

@@ -65,49 +65,49 @@ class GANModule(L.LightningModule):
     def _latents(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=self.device)
 
-    def training_step(self, batch, batch_idx: int) -> None:
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch  # [N, C, H, W] in [-1, 1]
-        n = real.shape[0]
-        g_opt, d_opt = self.optimizers()
-        logs = {}
-
-        # 1. D step, with the regularizers that are due.
+    def d_step(self, real: torch.Tensor, d_opt) -> dict:
+        """One discriminator update on a real batch [N, C, H, W], with the regularizers that are due."""
         due = {k: r for k, r in self.regularizers.items() if int(self.d_steps) % r.interval == 0}
         self.toggle_optimizer(d_opt)
         with torch.no_grad():
-            fake = self.generator(self._latents(n))
+            fake = self.generator(self._latents(real.shape[0]))
         if any(r.needs_real_grad for r in due.values()):
             real = real.detach().requires_grad_(True)
-        real_logits = self.discriminator(self.augment(real))
-        fake_logits = self.discriminator(self.augment(fake))
+        real_logits = self.discriminator(self.augment(real))  # [N]
+        fake_logits = self.discriminator(self.augment(fake))  # [N]
         d_loss = self.objective.d_loss(real_logits, fake_logits)
-        d_total = d_loss
+        logs = {"train/d_loss": d_loss.detach(), "train/d_real": real_logits.detach().mean(),
+                "train/d_fake": fake_logits.detach().mean()}
         for name, reg in due.items():
             penalty = reg(self.discriminator, real, fake, real_logits)
-            d_total = d_total + penalty * (reg.weight * reg.interval)
+            d_loss = d_loss + penalty * (reg.weight * reg.interval)
             logs[f"train/reg_{name}"] = penalty.detach()
         d_opt.zero_grad(set_to_none=True)
-        self.manual_backward(d_total)
+        self.manual_backward(d_loss)
         d_opt.step()
         self.untoggle_optimizer(d_opt)
         self.d_steps += 1
-        logs["train/d_loss"] = d_loss.detach()
-        logs["train/d_real"] = real_logits.detach().mean()
-        logs["train/d_fake"] = fake_logits.detach().mean()
+        return logs
 
-        images = n * self.trainer.world_size
-        # 2. G step, every n_critic D steps; 3. EMA.
+    def g_step(self, n: int, g_opt) -> dict:
+        """One generator update on n fresh latents; D's weights are frozen meanwhile."""
+        self.toggle_optimizer(g_opt)
+        fake_logits = self.discriminator(self.augment(self.generator(self._latents(n))))
+        g_loss = self.objective.g_loss(fake_logits)
+        g_opt.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        g_opt.step()
+        self.untoggle_optimizer(g_opt)
+        return {"train/g_loss": g_loss.detach()}
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch  # [N, C, H, W] in [-1, 1]
+        g_opt, d_opt = self.optimizers()
+        images = real.shape[0] * self.trainer.world_size
+        logs = self.d_step(real, d_opt)
         if int(self.d_steps) % self.n_critic == 0:
-            self.toggle_optimizer(g_opt)
-            fake_logits = self.discriminator(self.augment(self.generator(self._latents(n))))
-            g_loss = self.objective.g_loss(fake_logits)
-            g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            g_opt.step()
-            self.untoggle_optimizer(g_opt)
+            logs |= self.g_step(real.shape[0], g_opt)
             self.generator_ema.update(self.generator, images, int(self.images_seen))
-            logs["train/g_loss"] = g_loss.detach()
-
         self.images_seen += images
-        self.log_dict(logs, prog_bar=False, on_step=True, on_epoch=False)
+        self.log_dict(logs, on_step=True, on_epoch=False)
         self.log("kimg", self.images_seen.float() / 1000, prog_bar=True, on_step=True, on_epoch=False)

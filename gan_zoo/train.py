@@ -64,7 +64,7 @@ def main(cfg: DictConfig) -> None:
     except Exception as e:
         if (user_error := _user_error(e)) is None:
             raise
-        print(f"gan-zoo: error: {user_error}", file=sys.stderr)
+        print("gan-zoo: error: " + " ".join(str(user_error).split()), file=sys.stderr)  # one line
         sys.exit(2)
 
 

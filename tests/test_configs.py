@@ -1,0 +1,80 @@
+"""Every option of every config group composes, and instantiates where its files are here."""
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+from gan_zoo.errors import UserError
+from gan_zoo.train import CONFIG_DIR
+from tests.helpers import TINY, compose_config
+
+GROUPS = {p.name: sorted(f.stem for f in p.glob("*.yaml")) for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}
+
+
+def test_every_group_has_options():
+    for group in ("data", "model", "loss", "trainer", "logger", "callbacks", "paths", "hydra", "regularizer"):
+        assert GROUPS.get(group), f"conf/{group}/ has no options"
+
+
+@pytest.mark.parametrize("loss", GROUPS["loss"])
+def test_loss_options_instantiate(tmp_path, loss):
+    cfg = compose_config(tmp_path, [f"loss={loss}"])
+    objective = instantiate(cfg.loss.objective)
+    assert callable(objective.d_loss) and callable(objective.g_loss)
+    for reg in cfg.loss.regularizers.values():
+        r = instantiate(reg)
+        assert r.weight > 0 and r.interval >= 1
+
+
+@pytest.mark.parametrize("regularizer", GROUPS["regularizer"])
+def test_regularizer_options_add_to_any_loss(tmp_path, regularizer):
+    cfg = compose_config(tmp_path, [f"+regularizer@loss.regularizers.extra={regularizer}"])
+    assert instantiate(cfg.loss.regularizers.extra).weight > 0
+
+
+@pytest.mark.parametrize("model", GROUPS["model"])
+def test_model_options_instantiate(tmp_path, model):
+    cfg = compose_config(tmp_path, [f"model={model}", *TINY])
+    g = instantiate(cfg.model.generator, resolution=16, channels=3)
+    d = instantiate(cfg.model.discriminator, resolution=16, channels=3)
+    module = instantiate(cfg.model.module, generator=g, discriminator=d, objective=instantiate(cfg.loss.objective))
+    assert module.sample_z.shape == (16, g.latent_dim)
+
+
+@pytest.mark.parametrize("trainer", GROUPS["trainer"])
+def test_trainer_options_compose_and_cpu_ones_instantiate(tmp_path, trainer):
+    cfg = compose_config(tmp_path, [f"trainer={trainer}"])
+    assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
+    if cfg.trainer.accelerator == "cpu":
+        assert instantiate(cfg.trainer, logger=False).max_epochs == cfg.trainer.max_epochs
+
+
+def test_trainer_precision_is_an_override(tmp_path):
+    cfg = compose_config(tmp_path, ["trainer.precision=bf16-mixed"])
+    assert instantiate(cfg.trainer, logger=False).precision == "bf16-mixed"
+
+
+@pytest.mark.parametrize("logger", GROUPS["logger"])
+@pytest.mark.parametrize("callbacks", GROUPS["callbacks"])
+def test_logger_and_callback_options_compose(tmp_path, logger, callbacks):
+    cfg = compose_config(tmp_path, [f"logger={logger}", f"callbacks={callbacks}"])
+    cfg.paths.run_dir, cfg.paths.ckpt_dir = str(tmp_path / "run"), str(tmp_path / "ckpt")
+    assert all(instantiate(c) is not None for c in cfg.callbacks.values())
+    assert all("_target_" in lg for lg in cfg.logger.values())
+
+
+PAINTINGS = Path(__file__).parent / "data" / "paintings"  # 40 small synthetic PNGs
+
+
+@pytest.mark.parametrize("data", GROUPS["data"])
+def test_data_options_instantiate_or_say_where_files_go(tmp_path, data):
+    root = {"embedded": [], "image_folder": [f"data.dataset.root={PAINTINGS}"]}
+    cfg = compose_config(tmp_path, [f"data={data}", *root.get(data, [f"data.dataset.root={tmp_path}"])])
+    if data not in root:  # a torchvision set, whose files are not here: the error says where they go
+        with pytest.raises(Exception, match=f"from '{tmp_path}'.*put the files there") as error:
+            instantiate(cfg.data)
+        assert isinstance(error.value.__cause__ or error.value, UserError)
+        return
+    dm = instantiate(cfg.data)
+    images, _ = next(iter(dm.train_dataloader()))
+    assert images.shape[1:] == (dm.channels, dm.resolution, dm.resolution)

@@ -1,0 +1,110 @@
+"""Short real training runs (tiny widths, CPU, a few batches) and the command line."""
+import csv
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_zoo.train import train
+from tests.helpers import TINY, compose_config, run_cli
+
+
+def _outputs(tmp_path: Path):
+    run_dir = tmp_path / "experiments" / "dcgan_embedded" / "run"
+    ckpt_dir = tmp_path / "checkpoints" / "dcgan_embedded" / "run"
+    return run_dir, ckpt_dir
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "nonsaturating_r1", "hinge", "wgan_gp", "lsgan"])
+def test_short_run_per_loss_writes_checkpoint_grid_and_csv(tmp_path, loss):
+    extra = ["model.discriminator.batch_norm=false"] if loss == "wgan_gp" else []
+    trainer = train(compose_config(tmp_path, [*TINY, f"loss={loss}", *extra]))
+    run_dir, ckpt_dir = _outputs(tmp_path)
+    assert (ckpt_dir / "last.ckpt").is_file()
+    assert (run_dir / "samples" / "epoch_0000.png").is_file()
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    d_losses = [float(r["train/d_loss"]) for r in rows if r.get("train/d_loss")]
+    assert len(d_losses) == 3 and all(map(torch.isfinite, torch.tensor(d_losses)))
+    state = torch.load(ckpt_dir / "last.ckpt", weights_only=False)["state_dict"]
+    assert int(state["images_seen"]) == 3 * 16
+    assert trainer.lightning_module.images_seen.item() == 48
+
+
+def test_fresh_run_refuses_a_folder_that_holds_another_run(tmp_path):
+    cfg = compose_config(tmp_path, TINY)
+    train(cfg)
+    run_dir, ckpt_dir = _outputs(tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in [*run_dir.rglob("*"), *ckpt_dir.rglob("*")] if p.is_file()}
+    with pytest.raises(Exception, match="already holds another run: resume it with ckpt_path=last"):
+        train(compose_config(tmp_path, TINY))
+    after = {p: p.stat().st_mtime_ns for p in [*run_dir.rglob("*"), *ckpt_dir.rglob("*")] if p.is_file()}
+    assert before == after
+
+
+def test_resume_continues_images_seen_and_csv(tmp_path):
+    train(compose_config(tmp_path, TINY))
+    train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt_path=last"]))
+    run_dir, ckpt_dir = _outputs(tmp_path)
+    state = torch.load(ckpt_dir / "last.ckpt", weights_only=False)
+    assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16 and state["epoch"] == 1
+    epochs = {r["epoch"] for r in csv.DictReader((run_dir / "metrics.csv").open())}
+    assert epochs == {"0", "1"}
+    assert (run_dir / "samples" / "epoch_0001.png").is_file()
+
+
+def test_wandb_logs_offline_without_an_account(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc credentials
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    train(compose_config(tmp_path, [*TINY, "logger=wandb"]))
+    run_dir, _ = _outputs(tmp_path)
+    offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 1
+    assert list(offline_runs[0].rglob("*.wandb"))
+    assert list(offline_runs[0].rglob("media/images/samples_*.png"))
+
+
+@pytest.mark.slow
+def test_cli_default_command_runs_and_keeps_outputs(tmp_path):
+    result = run_cli([*TINY, "trainer.max_epochs=2"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "experiments" / "dcgan_embedded").iterdir()
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "metrics.csv").is_file()
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch_0000.png", "epoch_0001.png"]
+    (ckpt_dir,) = (tmp_path / "checkpoints" / "dcgan_embedded").iterdir()
+    assert ckpt_dir.name == run_dir.name and (ckpt_dir / "last.ckpt").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["data=image_folder", "data.dataset.root=/no/such/folder"], "image folder not found: '/no/such/folder'"),
+        (["data=mnist", "data.dataset.root=nodata"], "could not load MNIST from 'nodata'"),
+        (["data.resolution=28"], "DCGAN needs a power-of-two resolution >= 8, got 28"),
+        (["ckpt_path=/no/such.ckpt"], "checkpoint not found: '/no/such.ckpt'"),
+        (["ckpt_path=last"], "ckpt_path=last: no last.ckpt under 'checkpoints/dcgan_embedded'"),
+    ],
+)
+def test_cli_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path, args, message):
+    result = run_cli([*TINY, *args], cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("gan-zoo: error: ") and message in lines[-1], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").rglob("*.ckpt"))
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_two_processes(tmp_path):
+    result = run_cli([*TINY, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"],
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (ckpt,) = (tmp_path / "checkpoints" / "dcgan_embedded").glob("*/last.ckpt")
+    state = torch.load(ckpt, weights_only=False)
+    # 2 epochs x 3 batches x 16 images x 2 processes
+    assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16 * 2
+    (run_dir,) = (tmp_path / "experiments" / "dcgan_embedded").iterdir()
+    assert (run_dir / "samples" / "epoch_0001.png").is_file() and (run_dir / "metrics.csv").is_file()
