@@ -66,3 +66,14 @@ class ImagesPerSecond(L.Callback):
         seconds = time.perf_counter() - self.epoch_start
         if self.epoch_images:
             pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True, sync_dist=True)
+
+
+class StoreConfig(L.Callback):
+    """Puts the run's resolved config into every checkpoint (`checkpoint["gan_zoo_config"]`), so that
+    a checkpoint alone rebuilds its networks and data (gan-zoo-eval, resume checks)."""
+
+    def __init__(self, config: dict):
+        self.config = config
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint["gan_zoo_config"] = self.config

@@ -4,6 +4,7 @@ A straight line: data -> networks (sized by the data) -> GANModule -> callbacks,
 """
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -12,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from gan_zoo.callbacks import StoreConfig
 from gan_zoo.errors import UserError
 from gan_zoo.run_dirs import resolve_run
 
@@ -38,7 +40,8 @@ def train(cfg: DictConfig) -> L.Trainer:
         objective=instantiate(cfg.loss.objective),
         regularizers={name: instantiate(r) for name, r in (cfg.loss.regularizers or {}).items()},
     )
-    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values()]
+    callbacks = [instantiate(c) for c in [*(cfg.callbacks or {}).values(), *(cfg.metrics or {}).values()]]
+    callbacks.append(StoreConfig(OmegaConf.to_container(cfg, resolve=True)))
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -48,24 +51,25 @@ def train(cfg: DictConfig) -> L.Trainer:
     return trainer
 
 
-def _user_error(e: BaseException) -> UserError | None:
-    """The UserError behind `e`, also when Hydra's instantiate wrapped it."""
-    while e is not None:
-        if isinstance(e, UserError):
-            return e
-        e = e.__cause__ or e.__context__
-    return None
+@contextmanager
+def report_user_error():
+    """Turn a UserError (also one wrapped by Hydra's instantiate) into one line on stderr and exit 2."""
+    try:
+        yield
+    except Exception as e:
+        cause = e
+        while cause is not None and not isinstance(cause, UserError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        print("gan-zoo: error: " + " ".join(str(cause).split()), file=sys.stderr)
+        sys.exit(2)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
-    try:
+    with report_user_error():
         train(cfg)
-    except Exception as e:
-        if (user_error := _user_error(e)) is None:
-            raise
-        print("gan-zoo: error: " + " ".join(str(user_error).split()), file=sys.stderr)  # one line
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,16 @@ TINY = [
     "trainer.log_every_n_steps=1",
     "trainer.enable_model_summary=false",
     "callbacks.progress_bar.refresh_rate=0",
+    "metrics=none",
+]
+
+# The default metrics (the shipped Fashion-MNIST CNN), shrunk.
+SMALL_METRICS = [
+    "metrics=classifier",
+    "metrics.evaluate.evaluator.num_real=64",
+    "metrics.evaluate.evaluator.num_fake=64",
+    "metrics.evaluate.evaluator.batch_size=32",
+    "metrics.evaluate.evaluator.kid_subset_size=32",
 ]
 
 
@@ -39,6 +49,7 @@ def compose_config(tmp_path: Path, overrides: list[str] = ()):
             overrides=[
                 f"paths.experiments={tmp_path}/experiments",
                 f"paths.checkpoints={tmp_path}/checkpoints",
+                f"paths.cache={tmp_path}/cache",
                 *overrides,
             ],
             return_hydra_config=True,
@@ -52,10 +63,11 @@ def compose_config(tmp_path: Path, overrides: list[str] = ()):
     return cfg
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m gan_zoo.train ARGS` in a fresh process."""
+def run_cli(args: list[str], cwd: Path, module: str = "gan_zoo.train", timeout: float = 600,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGS` in a fresh process."""
     return subprocess.run(
-        [sys.executable, "-m", "gan_zoo.train", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         capture_output=True,
         text=True,

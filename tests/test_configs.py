@@ -78,3 +78,25 @@ def test_data_options_instantiate_or_say_where_files_go(tmp_path, data):
     dm = instantiate(cfg.data)
     images, _ = next(iter(dm.train_dataloader()))
     assert images.shape[1:] == (dm.channels, dm.resolution, dm.resolution)
+
+
+@pytest.mark.parametrize("data, extractor", [("embedded", "FashionClassifierExtractor"), ("cifar10", "InceptionExtractor"),
+                                             ("image_folder", "InceptionExtractor")])
+def test_default_metrics_follow_the_data(tmp_path, data, extractor):
+    cfg = compose_config(tmp_path, [f"data={data}"])
+    assert cfg.metrics.evaluate.evaluator.extractor._target_.endswith(extractor)
+    assert compose_config(tmp_path, [f"data={data}", "metrics=none"]).metrics == {}
+
+
+@pytest.mark.parametrize("metrics", GROUPS["metrics"])
+def test_metrics_options_instantiate(tmp_path, metrics):
+    from tests.helpers import SHARED_DATA
+
+    weights = SHARED_DATA / "inception-2015-12-05-fid-only.pth"
+    extra = [f"metrics.evaluate.evaluator.extractor.weights_path={weights}"] if metrics == "inception" else []
+    if metrics == "inception" and not weights.is_file():
+        pytest.skip(f"needs the shared Inception weights at {weights}")
+    cfg = compose_config(tmp_path, [f"metrics={metrics}", *extra])
+    cfg.paths.run_dir, cfg.paths.ckpt_dir = str(tmp_path / "run"), str(tmp_path / "ckpt")
+    callbacks = [instantiate(c) for c in cfg.metrics.values()]
+    assert len(callbacks) == (0 if metrics == "none" else 2)

@@ -108,3 +108,14 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
     assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16 * 2
     (run_dir,) = (tmp_path / "experiments" / "dcgan_embedded").iterdir()
     assert (run_dir / "samples" / "epoch_0001.png").is_file() and (run_dir / "metrics.csv").is_file()
+
+
+def test_cli_inception_metrics_offline_without_weights_fail_at_start_up(tmp_path):
+    paintings = Path(__file__).parent / "data" / "paintings"
+    args = [a for a in TINY if a != "metrics=none"] + ["data=image_folder", f"data.dataset.root={paintings}"]
+    result = run_cli(args, cwd=tmp_path, env={"TORCH_HOME": str(tmp_path / "torch_home")})
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("gan-zoo: error: could not get the InceptionV3 weights")
+    assert "metrics.evaluate.evaluator.extractor.weights_path=" in last and "metrics=none" in last
+    assert not (tmp_path / "checkpoints").exists()  # failed before training started

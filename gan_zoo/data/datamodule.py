@@ -26,11 +26,24 @@ class GANDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.drop_last = drop_last
+        self._dataset_factory = dataset
         self.dataset = dataset(resolution=resolution, channels=channels)
         if drop_last and len(self.dataset) < batch_size:
             raise UserError(
                 f"the dataset has {len(self.dataset)} images, fewer than data.batch_size={batch_size}: lower the batch size"
             )
+
+    def identity(self) -> dict:
+        """What identifies the served images (keys the metrics' real-feature cache)."""
+        dataset = self._dataset_factory
+        name = getattr(dataset, "func", dataset)
+        return {
+            "dataset": f"{name.__module__}.{name.__qualname__}",
+            "args": {k: str(v) for k, v in sorted(getattr(dataset, "keywords", {}).items())},
+            "resolution": self.resolution,
+            "channels": self.channels,
+            "size": len(self.dataset),
+        }
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(

@@ -1,0 +1,55 @@
+"""Evaluate FID / IS / KID at the end of every N epochs, on the EMA generator."""
+import json
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from gan_zoo.metrics.evaluator import Evaluator
+
+
+class MetricsCallback(L.Callback):
+    """Logs `metrics/<fid|kid|is>_<extractor>` (CSV, wandb, progress bar) and appends each result with
+    its protocol to <run_dir>/metrics.jsonl. Real features are computed (or read from the cache) once,
+    at the start of fit. Under DDP every process generates its share of the fake images; the features
+    are gathered and the metrics computed once, on rank 0, then broadcast."""
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        run_dir: str,  # where metrics.jsonl goes
+        every_n_epochs: int = 1,
+    ):
+        self.evaluator = evaluator
+        self.run_dir = Path(run_dir)
+        self.every_n_epochs = every_n_epochs
+        self.real = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self.real = self.evaluator.real_features(
+                trainer.datamodule.dataset, trainer.datamodule.identity(), pl_module.device
+            )
+        trainer.strategy.barrier()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        features, logits = self.evaluator.fake_features(
+            pl_module.generator_ema, pl_module.latent_dim, pl_module.device, trainer.global_rank, trainer.world_size
+        )
+        if trainer.world_size > 1:  # [world, n, D] -> [world * n, D]; the shares are equal-sized chunks
+            features = pl_module.all_gather(features.to(pl_module.device)).flatten(0, 1).cpu()
+            logits = pl_module.all_gather(logits.to(pl_module.device)).flatten(0, 1).cpu() if logits is not None else None
+        results = None
+        if trainer.is_global_zero:
+            results = self.evaluator.compute(self.real, features, logits)
+            record = {"epoch": trainer.current_epoch, "kimg": pl_module.images_seen.item() / 1000,
+                      "metrics": results, "protocol": self.evaluator.protocol(len(self.real))}
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+        results = trainer.strategy.broadcast(results, src=0)
+        name = self.evaluator.extractor.name
+        for key, value in results.items():
+            pl_module.log(f"metrics/{key}_{name}", torch.tensor(value), prog_bar=key == "fid", on_epoch=True)

@@ -1,0 +1,142 @@
+"""Compute FID, IS and KID for a generator against a dataset, the same way every time.
+
+Protocol (recorded with every result): `num_real` real images (a fixed-seed random subset of the
+real split) and `num_fake` images from the EMA generator (fixed-seed latents); both go through the
+same uint8 quantization before the extractor; the extractor's name, weights hash and resize method.
+The metrics themselves are torchmetrics' (FrechetInceptionDistance, KernelInceptionDistance,
+InceptionScore), fed with features computed once per image (the extractor runs once for all three).
+Real features are cached on disk, keyed by everything they depend on.
+"""
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
+
+log = logging.getLogger(__name__)
+
+
+class _Passthrough(nn.Module):
+    """Lets torchmetrics take features we computed (once, for all three metrics) as its 'images'."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float images -> uint8 [0, 255], as an image file would store them."""
+    return ((images.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+class Evaluator:
+    def __init__(
+        self,
+        extractor: nn.Module,  # gan_zoo.metrics.extractors: uint8 images -> (features, logits | None)
+        num_real: int = 10_000,  # real images (capped at the dataset's size)
+        num_fake: int = 10_000,  # generated images
+        batch_size: int = 100,  # images per extractor / generator call; does not change the results
+        kid_subset_size: int = 1000,  # KID subset size (capped at num_real and num_fake)
+        kid_subsets: int = 100,
+        is_splits: int = 10,  # IS is averaged over this many splits of the fake set
+        real_split: str = "train",  # recorded: the split the real images come from (the training data's)
+        cache_dir: str | None = "~/.cache/gan_zoo/real_features",  # None = no cache
+        seed: int = 0,  # seeds the real subset, the fake latents and KID/IS's random subsets
+    ):
+        self.extractor = extractor.eval()
+        self.num_real, self.num_fake, self.batch_size = num_real, num_fake, batch_size
+        self.kid_subset_size, self.kid_subsets, self.is_splits = kid_subset_size, kid_subsets, is_splits
+        self.real_split = real_split
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self.seed = seed
+
+    def protocol(self, num_real: int) -> dict:
+        return {
+            "extractor": self.extractor.name,
+            "weights_sha256": self.extractor.weights_sha256,
+            "resize": self.extractor.resize,
+            "quantization": "uint8, real and fake alike",
+            "num_real": num_real,
+            "num_fake": self.num_fake,
+            "real_split": self.real_split,
+            "seed": self.seed,
+        }
+
+    @torch.no_grad()
+    def _extract(self, images: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        features, logits = self.extractor.to(device)(quantize(images).to(device))
+        return features.float().cpu(), (logits.float().cpu() if logits is not None else None)
+
+    def real_features(self, dataset, data_id: dict, device="cpu") -> torch.Tensor:
+        """Features [num_real, D] of a fixed random subset of `dataset`, from the cache when there."""
+        n = min(self.num_real, len(dataset))
+        key = json.dumps({"data": data_id, **self.protocol(n)}, sort_keys=True, default=str)
+        path = None
+        if self.cache_dir is not None:
+            digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+            path = self.cache_dir / f"{self.extractor.name}-{digest}.pt"
+            if path.is_file():
+                try:
+                    return torch.load(path, weights_only=True)["features"]
+                except Exception as e:  # a damaged cache file is recomputed, never fatal
+                    log.warning(f"ignoring unreadable real-feature cache '{path}' ({e})")
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.seed))[:n]
+        chunks = []
+        for idx in order.split(self.batch_size):
+            images = torch.stack([dataset[int(i)][0] for i in idx])  # [B, C, H, W] in [-1, 1]
+            chunks.append(self._extract(images, device)[0])
+        features = torch.cat(chunks)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            torch.save({"features": features, "key": key}, tmp)
+            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+        return features
+
+    @torch.no_grad()
+    def fake_features(self, generator: nn.Module, latent_dim: int, device, rank: int = 0, world_size: int = 1):
+        """(features, logits) of this process's share of `num_fake` generated images."""
+        share = -(-self.num_fake // world_size)  # equal shares (all_gather needs equal sizes); rank 0 trims the excess
+        z = torch.randn(share * world_size, latent_dim, generator=torch.Generator().manual_seed(self.seed + 1))
+        z = z[rank * share : (rank + 1) * share] if world_size > 1 else z[: self.num_fake]
+        was_training = generator.training
+        generator.eval()
+        features, logits = [], []
+        for zb in z.split(self.batch_size):
+            f, lg = self._extract(generator(zb.to(device)), device)
+            features.append(f)
+            logits.append(lg)
+        generator.train(was_training)
+        return torch.cat(features), (torch.cat(logits) if logits[0] is not None else None)
+
+    def compute(self, real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None) -> dict:
+        """{"fid": ..., "kid": ..., "kid_std": ..., "is": ..., "is_std": ...} (IS only with logits)."""
+        fake = fake[: self.num_fake]
+        fake_logits = fake_logits[: self.num_fake] if fake_logits is not None else None
+        dim = real.shape[1]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            fid = FrechetInceptionDistance(feature=_Passthrough(dim), sync_on_compute=False)
+            subset = min(self.kid_subset_size, len(real), len(fake))
+            kid = KernelInceptionDistance(feature=_Passthrough(dim), subset_size=subset, subsets=self.kid_subsets,
+                                          sync_on_compute=False)
+            for features, is_real in ((real, True), (fake, False)):
+                for chunk in features.split(self.batch_size):
+                    fid.update(chunk, real=is_real)
+                    kid.update(chunk, real=is_real)
+            kid_mean, kid_std = kid.compute()
+            results = {"fid": fid.compute().item(), "kid": kid_mean.item(), "kid_std": kid_std.item()}
+            if fake_logits is not None:
+                inception_score = InceptionScore(feature=_Passthrough(fake_logits.shape[1]), splits=self.is_splits,
+                                                 sync_on_compute=False)
+                inception_score.update(fake_logits)
+                is_mean, is_std = inception_score.compute()
+                results |= {"is": is_mean.item(), "is_std": is_std.item()}
+        return results
