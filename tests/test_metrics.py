@@ -219,3 +219,12 @@ def test_gan_zoo_eval_on_a_missing_checkpoint_is_one_clear_line(tmp_path):
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
         "gan-zoo: error: checkpoint not found: '/no/such.ckpt'"
     )
+
+
+def test_fake_images_split_over_processes_are_the_single_process_set(tmp_path):
+    g = nn.Sequential(nn.Linear(4, 3 * 8 * 8), nn.Tanh(), nn.Unflatten(1, (3, 8, 8)))
+    ev = _evaluator(tmp_path, num_fake=101, batch_size=16)
+    single, _ = ev.fake_features(g, 4, "cpu")
+    shares = [ev.fake_features(g, 4, "cpu", rank=r, world_size=2)[0] for r in range(2)]
+    assert shares[0].shape == shares[1].shape == (51, 16)  # equal shares for all_gather
+    torch.testing.assert_close(torch.cat(shares)[:101], single)

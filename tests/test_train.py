@@ -1,6 +1,6 @@
 """Short real training runs (tiny widths, CPU, a few batches) and the command line."""
 import csv
-import os
+import json
 from pathlib import Path
 
 import pytest
@@ -99,8 +99,10 @@ def test_cli_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path, args, messag
 
 @pytest.mark.slow
 def test_ddp_on_cpu_with_two_processes(tmp_path):
-    result = run_cli([*TINY, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"],
-                     cwd=tmp_path)
+    from tests.helpers import SMALL_METRICS
+
+    result = run_cli([*TINY, *SMALL_METRICS, f"paths.cache={tmp_path}/cache", "trainer=ddp", "trainer.accelerator=cpu",
+                      "trainer.devices=2", "trainer.max_epochs=2"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (ckpt,) = (tmp_path / "checkpoints" / "dcgan_embedded").glob("*/last.ckpt")
     state = torch.load(ckpt, weights_only=False)
@@ -108,6 +110,9 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
     assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16 * 2
     (run_dir,) = (tmp_path / "experiments" / "dcgan_embedded").iterdir()
     assert (run_dir / "samples" / "epoch_0001.png").is_file() and (run_dir / "metrics.csv").is_file()
+    # metrics computed once per epoch over both processes' samples, not once per process
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    assert [r["epoch"] for r in records] == [0, 1] and records[0]["protocol"]["num_fake"] == 64
 
 
 def test_cli_inception_metrics_offline_without_weights_fail_at_start_up(tmp_path):

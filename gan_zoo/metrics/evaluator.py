@@ -104,8 +104,8 @@ class Evaluator:
     def fake_features(self, generator: nn.Module, latent_dim: int, device, rank: int = 0, world_size: int = 1):
         """(features, logits) of this process's share of `num_fake` generated images."""
         share = -(-self.num_fake // world_size)  # equal shares (all_gather needs equal sizes); rank 0 trims the excess
-        z = torch.randn(share * world_size, latent_dim, generator=torch.Generator().manual_seed(self.seed + 1))
-        z = z[rank * share : (rank + 1) * share] if world_size > 1 else z[: self.num_fake]
+        z = torch.randn(self.num_fake, latent_dim, generator=torch.Generator().manual_seed(self.seed + 1))
+        z = torch.cat([z, z[: share * world_size - self.num_fake]])[rank * share : (rank + 1) * share]
         was_training = generator.training
         generator.eval()
         features, logits = [], []
