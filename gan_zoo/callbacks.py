@@ -48,6 +48,9 @@ class ImagesPerSecond(L.Callback):
     def __init__(self, smoothing: float = 0.9):
         self.smoothing = smoothing  # weight of the previous value in the running average
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.on_train_epoch_start(trainer, pl_module)  # a run resumed mid-epoch starts with no epoch start
+
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.rate = None
         self.epoch_images = 0

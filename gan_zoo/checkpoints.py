@@ -1,9 +1,43 @@
-"""Reading gan_zoo checkpoints, with clear errors for missing or damaged files."""
+"""Checkpoint files: atomic writes, clear errors for missing or damaged files, finding the newest good
+one, and checking that a checkpoint's networks match the config it is resumed with."""
+import logging
+import os
+import zipfile
 from pathlib import Path
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from gan_zoo.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes to a temporary file in the same folder, then renames it over the target: a kill during a
+    save leaves the previous checkpoint whole."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def is_readable(path: Path) -> bool:
+    """Cheap check that `path` is a whole torch zip archive (a truncated file loses its central directory)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -14,7 +48,20 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # truncated zip, garbage bytes, unpickling errors
-        raise UserError(f"checkpoint '{path}' is truncated or corrupt ({type(e).__name__}: {e})") from e
+        good = newest_readable(path.parent.glob("*.ckpt"), exclude=path)
+        hint = f"; the newest readable one there is '{good}'" if good else "; no readable checkpoint is beside it"
+        raise UserError(f"checkpoint '{path}' is truncated or corrupt ({type(e).__name__}){hint}") from e
+
+
+def newest_readable(candidates, exclude: Path | None = None) -> Path | None:
+    """The newest readable checkpoint among `candidates`; unreadable newer ones are skipped with a warning."""
+    for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
+        if exclude is not None and path.resolve() == exclude.resolve():
+            continue
+        if is_readable(path):
+            return path
+        log.warning(f"skipping '{path}': truncated or corrupt")
+    return None
 
 
 def run_config(checkpoint: dict, path: str | Path) -> dict:
@@ -22,3 +69,19 @@ def run_config(checkpoint: dict, path: str | Path) -> dict:
     if "gan_zoo_config" not in checkpoint:
         raise UserError(f"'{path}' is not a gan_zoo checkpoint (it has no stored run config)")
     return checkpoint["gan_zoo_config"]
+
+
+def _flatten(tree, prefix: str = "") -> dict:
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: tree}
+
+
+ARCHITECTURE_KEYS = ("model.generator", "model.discriminator", "data.resolution", "data.channels")
+
+
+def architecture_differences(stored: dict, current: dict) -> list[str]:
+    """'key: checkpoint -> config' for every setting that shapes the networks and differs."""
+    old, new = _flatten(stored), _flatten(current)
+    keys = sorted(k for k in old.keys() | new.keys() if k.startswith(ARCHITECTURE_KEYS))
+    return [f"{k}: {old.get(k, '<absent>')} -> {new.get(k, '<absent>')}" for k in keys if old.get(k) != new.get(k)]

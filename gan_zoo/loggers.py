@@ -2,6 +2,7 @@
 import csv
 import netrc
 import os
+from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers import WandbLogger
@@ -18,14 +19,23 @@ def _wandb_credentials() -> bool:
         return False
 
 
-def wandb_logger(mode: str | None = None, **kwargs) -> WandbLogger:
-    """A WandbLogger that works with no account: offline unless the user configured online.
+def _previous_run_id(save_dir: str) -> str | None:
+    """The id of the wandb run already logging into `save_dir` (a resumed gan_zoo run), if any."""
+    latest = Path(save_dir) / "wandb" / "latest-run"
+    return latest.resolve().name.rsplit("-", 1)[-1] if latest.exists() else None
+
+
+def wandb_logger(save_dir: str, mode: str | None = None, **kwargs) -> WandbLogger:
+    """A WandbLogger that works with no account: offline unless the user configured online, and that
+    continues the same wandb run when the gan_zoo run is resumed (it logs into the same folder).
 
     mode: "online", "offline", or None = WANDB_MODE if set, else online when `wandb login` (or
     WANDB_API_KEY) provided credentials, else offline (sync later with `wandb sync <run dir>/wandb`).
     """
     mode = mode or os.environ.get("WANDB_MODE") or ("online" if _wandb_credentials() else "offline")
-    return WandbLogger(offline=mode != "online", log_model=False, **kwargs)
+    if (run_id := _previous_run_id(save_dir)) is not None:
+        kwargs |= {"id": run_id, "resume": "allow"}
+    return WandbLogger(save_dir=save_dir, offline=mode != "online", log_model=False, **kwargs)
 
 
 class _AppendingWriter(ExperimentWriter):

@@ -4,6 +4,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from gan_zoo.checkpoints import newest_readable
 from gan_zoo.errors import UserError
 
 
@@ -26,7 +27,7 @@ def resolve_run(
     experiments: str,  # root of run folders (paths.experiments)
     checkpoints: str,  # root of checkpoint folders (paths.checkpoints)
     name: str,  # run name (a folder under both roots)
-    ckpt_path: str | None,  # None = fresh run; "last" = newest last.ckpt of runs named `name`; or a file
+    ckpt_path: str | None,  # None = fresh run; "last" = the newest readable checkpoint of runs named `name`; or a file
 ) -> RunPaths:
     experiments, checkpoints, run_dir = Path(experiments), Path(checkpoints), Path(hydra_run_dir)
     if ckpt_path is None:
@@ -38,13 +39,12 @@ def resolve_run(
         return RunPaths(run_dir, ckpt_dir, None)
 
     if ckpt_path == "last":
-        candidates = sorted((checkpoints / name).glob("**/last.ckpt"), key=lambda p: p.stat().st_mtime)
-        if not candidates:
+        ckpt = newest_readable((checkpoints / name).glob("**/*.ckpt"))
+        if ckpt is None:
             raise UserError(
-                f"ckpt_path=last: no last.ckpt under '{checkpoints / name}' (is name= or paths.checkpoints= different "
-                "from the run you want to resume?)"
+                f"ckpt_path=last: no readable checkpoint under '{checkpoints / name}' (is name= or "
+                "paths.checkpoints= different from the run you want to resume?)"
             )
-        ckpt = candidates[-1]
     else:
         ckpt = Path(ckpt_path).expanduser()
         if not ckpt.is_file():

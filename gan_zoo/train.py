@@ -14,7 +14,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_zoo.callbacks import StoreConfig
+from gan_zoo.checkpoints import AtomicCheckpointIO, architecture_differences, load_checkpoint, run_config
 from gan_zoo.errors import UserError
+from gan_zoo.resume import RNGState, SafeStop, StopTraining
 from gan_zoo.run_dirs import resolve_run
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,15 @@ def train(cfg: DictConfig) -> L.Trainer:
     with open_dict(cfg):
         cfg.paths.run_dir = str(paths.run_dir)
         cfg.paths.ckpt_dir = str(paths.ckpt_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    if paths.ckpt_path is not None:  # the networks come from the checkpoint: today's config must agree
+        stored = run_config(load_checkpoint(paths.ckpt_path), paths.ckpt_path)
+        if differences := architecture_differences(stored, config):
+            raise UserError(
+                f"'{paths.ckpt_path}' was trained with other networks than this config builds: "
+                + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)"
+            )
+        log.info(f"resuming from {paths.ckpt_path}")
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = instantiate(cfg.data)
@@ -41,11 +52,12 @@ def train(cfg: DictConfig) -> L.Trainer:
         regularizers={name: instantiate(r) for name, r in (cfg.loss.regularizers or {}).items()},
     )
     callbacks = [instantiate(c) for c in [*(cfg.callbacks or {}).values(), *(cfg.metrics or {}).values()]]
-    callbacks.append(StoreConfig(OmegaConf.to_container(cfg, resolve=True)))
+    callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time)]
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    # max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()])
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
     trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path)
     return trainer
@@ -69,7 +81,11 @@ def report_user_error():
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
     with report_user_error():
-        train(cfg)
+        try:
+            train(cfg)
+        except StopTraining as stop:
+            print(f"gan-zoo: {stop}", file=sys.stderr)
+            sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,20 @@ def run_cli(args: list[str], cwd: Path, module: str = "gan_zoo.train", timeout: 
         timeout=timeout,
         env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
     )
+
+
+class SignalAtBatch:
+    """A callback (for configs: tests.helpers.SignalAtBatch) that sends this process a signal at the end
+    of the given batch index of the given epoch, as a scheduler or the user would."""
+
+    def __new__(cls, epoch: int, batch: int, signum: int = 10):
+        import signal
+
+        import lightning as L
+
+        class _Send(L.Callback):
+            def on_train_batch_end(self, trainer, pl_module, outputs, b, batch_idx):
+                if trainer.current_epoch == epoch and batch_idx == batch:
+                    os.kill(os.getpid(), signal.Signals(signum))
+
+        return _Send()

@@ -47,7 +47,8 @@ def test_resume_continues_images_seen_and_csv(tmp_path):
     train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt_path=last"]))
     run_dir, ckpt_dir = _outputs(tmp_path)
     state = torch.load(ckpt_dir / "last.ckpt", weights_only=False)
-    assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16 and state["epoch"] == 1
+    assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16
+    assert state["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"] == 2
     epochs = {r["epoch"] for r in csv.DictReader((run_dir / "metrics.csv").open())}
     assert epochs == {"0", "1"}
     assert (run_dir / "samples" / "epoch_0001.png").is_file()
@@ -64,6 +65,9 @@ def test_wandb_logs_offline_without_an_account(tmp_path, monkeypatch):
     assert len(offline_runs) == 1
     assert list(offline_runs[0].rglob("*.wandb"))
     assert list(offline_runs[0].rglob("media/images/samples_*.png"))
+    train(compose_config(tmp_path, [*TINY, "logger=wandb", "trainer.max_epochs=2", "ckpt_path=last"]))
+    ids = {p.name.rsplit("-", 1)[-1] for p in (run_dir / "wandb").glob("offline-run-*")}
+    assert len(ids) == 1  # the resumed run logs under the same wandb id
 
 
 @pytest.mark.slow
@@ -85,7 +89,7 @@ def test_cli_default_command_runs_and_keeps_outputs(tmp_path):
         (["data=mnist", "data.dataset.root=nodata"], "could not load MNIST from 'nodata'"),
         (["data.resolution=28"], "DCGAN needs a power-of-two resolution >= 8, got 28"),
         (["ckpt_path=/no/such.ckpt"], "checkpoint not found: '/no/such.ckpt'"),
-        (["ckpt_path=last"], "ckpt_path=last: no last.ckpt under 'checkpoints/dcgan_embedded'"),
+        (["ckpt_path=last"], "ckpt_path=last: no readable checkpoint under 'checkpoints/dcgan_embedded'"),
     ],
 )
 def test_cli_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path, args, message):

@@ -3,8 +3,10 @@ and channels and exposes both, so the networks take their sizes from the data.""
 from typing import Callable
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader, Dataset
 
+from gan_zoo.data.sampler import ResumableRandomSampler
 from gan_zoo.errors import UserError
 
 
@@ -17,6 +19,7 @@ class GANDataModule(L.LightningDataModule):
         batch_size: int = 64,  # per process
         num_workers: int = 0,  # DataLoader worker processes, 0 = load in the main process
         drop_last: bool = True,  # keep every batch the same size (BatchNorm, EMA decay)
+        seed: int = 0,  # the order of the images in every epoch follows from it
     ):
         super().__init__()
         if channels not in (1, 3):
@@ -26,6 +29,8 @@ class GANDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.drop_last = drop_last
+        self.seed = seed
+        self.batches_served = 0  # batches handed to the training step in the current epoch
         self._dataset_factory = dataset
         self.dataset = dataset(resolution=resolution, channels=channels)
         if drop_last and len(self.dataset) < batch_size:
@@ -46,11 +51,32 @@ class GANDataModule(L.LightningDataModule):
         }
 
     def train_dataloader(self) -> DataLoader:
+        if not hasattr(self, "sampler"):
+            self.sampler = ResumableRandomSampler(len(self.dataset), self.seed)
         return DataLoader(
             self.dataset,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=self.sampler,
             num_workers=self.num_workers,
             drop_last=self.drop_last,
             persistent_workers=self.num_workers > 0,
+            # its own generator: creating an epoch's iterator must not draw from the global RNG
+            generator=torch.Generator().manual_seed(self.seed),
         )
+
+    # The position within the epoch, for exact mid-epoch resume (saved in checkpoints by Lightning).
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if self.trainer is not None and self.trainer.training:
+            epoch = self.trainer.current_epoch
+            self.batches_served = self.batches_served + 1 if getattr(self, "_served_epoch", None) == epoch else 1
+            self._served_epoch = epoch
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"epoch": getattr(self, "_served_epoch", 0), "batches_served": self.batches_served}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._served_epoch, self.batches_served = state["epoch"], state["batches_served"]
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        self.train_dataloader()  # makes the sampler
+        self.sampler.resume(state["epoch"], state["batches_served"] * self.batch_size * world_size)

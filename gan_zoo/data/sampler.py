@@ -1,0 +1,31 @@
+"""A random sampler that can start an epoch part-way through: exact mid-epoch resume."""
+import torch
+from torch.utils.data import Sampler
+
+
+class ResumableRandomSampler(Sampler[int]):
+    """Each epoch a random order drawn from (seed, epoch) alone, with no global RNG involved; after
+    `resume(epoch, items)`, that epoch's iteration starts `items` into its order."""
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+        self._resume_epoch, self._resume_items = None, 0
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls it at every epoch start
+        self.epoch = epoch
+
+    def resume(self, epoch: int, items: int) -> None:
+        self._resume_epoch, self._resume_items = epoch, items
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator)
+        if self._resume_epoch == self.epoch:
+            order = order[self._resume_items :]
+        self._resume_epoch = None
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        return self.size

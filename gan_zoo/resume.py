@@ -1,0 +1,139 @@
+"""Callbacks for long runs: RNG states in checkpoints, and stopping safely on signals or a time limit."""
+import logging
+import random
+import re
+import signal
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def _numpy_state() -> dict:
+    """NumPy's RNG state as tensors and numbers (loadable with torch.load(weights_only=True))."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached": float(cached)}
+
+
+def _numpy_state_from(state: dict) -> tuple:
+    return (state["name"], state["keys"].numpy().astype(np.uint32), state["pos"], state["has_gauss"], state["cached"])
+
+
+class RNGState(L.Callback):
+    """Saves the Python, NumPy, torch and CUDA RNG states in checkpoints and restores them right before
+    the first training batch after a resume (after Lightning and the data loaders have set up), so a
+    resumed run draws the same noise as an uninterrupted one."""
+
+    def __init__(self):
+        self._pending = None
+
+    def state_dict(self) -> dict:
+        return {
+            "python": random.getstate(),
+            "numpy": _numpy_state(),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self._pending = state
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self._pending is None:
+            return
+        state, self._pending = self._pending, None
+        random.setstate(state["python"])
+        np.random.set_state(_numpy_state_from(state["numpy"]))
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class StopTraining(Exception):
+    """Training stopped early after saving a resumable checkpoint (a signal or the time limit)."""
+
+    def __init__(self, reason: str, checkpoint: Path, exit_code: int):
+        super().__init__(f"{reason}: saved '{checkpoint}'; continue with the same command and ckpt_path=last")
+        self.exit_code = exit_code
+
+
+def parse_duration(value) -> timedelta | None:
+    """'11h30m', '90m', '1d2h', '00:11:30:00' (DD:HH:MM:SS, Lightning's form), seconds, or None."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    text = str(value).strip()
+    if re.fullmatch(r"\d+:\d+:\d+:\d+", text):
+        d, h, m, s = map(int, text.split(":"))
+        return timedelta(days=d, hours=h, minutes=m, seconds=s)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        raise ValueError(f"not a duration: {value!r} (e.g. 11h30m, 45m, 00:11:30:00)")
+    unit = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    return timedelta(**{unit[u]: sum(float(n) for n, uu in parts if uu == u) for _, u in parts})
+
+
+class SafeStop(L.Callback):
+    """Ends training with a resumable checkpoint when the time limit is reached or on SIGTERM, SIGINT or
+    SIGUSR1. The check runs at batch boundaries: `last.ckpt` is written (atomically) exactly as a
+    mid-epoch checkpoint, then training stops. Exit code: 0 for the time limit, 128 + signal number."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+
+    def __init__(
+        self,
+        ckpt_dir: str,  # where last.ckpt goes
+        max_time: str | None = None,  # e.g. "11h30m" for a 12-hour session; None = no limit
+    ):
+        self.ckpt_dir = Path(ckpt_dir)
+        self.max_time = parse_duration(max_time)
+        self._signal = None
+        self._stop = None
+        self._previous = {}
+
+    def _handler(self, signum, frame) -> None:
+        self._signal = signum
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._start = time.monotonic()
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handler)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._restore_handlers()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._restore_handlers()
+
+    def _restore_handlers(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        signum = self._signal
+        if trainer.world_size > 1:  # every process stops at the same batch
+            signum = int(trainer.strategy.reduce(torch.tensor(signum or 0, device=pl_module.device), reduce_op="max"))
+        timed_out = self.max_time is not None and time.monotonic() - self._start >= self.max_time.total_seconds()
+        if self._stop is not None or (not signum and not timed_out):
+            return
+        path = self.ckpt_dir / "last.ckpt"
+        trainer.save_checkpoint(path)
+        reason = f"received {signal.Signals(signum).name}" if signum else f"time limit {self.max_time} reached"
+        self._stop = StopTraining(reason, path, 128 + signum if signum else 0)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        # Stop before the next batch, not in the previous one's end hooks: that batch's logs are written by then.
+        if self._stop is not None:
+            raise self._stop
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self._stop is not None and trainer.current_epoch + 1 < trainer.max_epochs:
+            raise self._stop  # the signal came with the epoch's last batch: stop before the epoch-end work
