@@ -12,7 +12,6 @@ import logging
 import statistics
 import time
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
@@ -21,6 +20,7 @@ from gan_zoo.ema import EMA
 from gan_zoo.gan_module import GANModule
 from gan_zoo.losses import NonSaturating
 from gan_zoo.networks.dcgan import Discriminator, Generator
+from timing import fit_images_per_second
 
 
 def build(args):
@@ -74,29 +74,11 @@ def plain_loop(args, dataset, bf16: bool) -> float:
     return args.steps * args.batch / (time.perf_counter() - start)
 
 
-class _Timer(L.Callback):
-    def __init__(self, warmup: int):
-        self.warmup, self.start, self.end = warmup, None, None
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if batch_idx == self.warmup:
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.end = time.perf_counter()
-
-
 def gan_zoo_run(args, dataset, bf16: bool) -> float:
     g, d = build(args)
     module = GANModule(g, d, NonSaturating(), adam, adam, ema_half_life_images=10_000)
-    timer = _Timer(args.warmup)
-    trainer = L.Trainer(
-        accelerator="cpu", max_epochs=1, limit_train_batches=args.warmup + args.steps,
-        precision="bf16-mixed" if bf16 else "32-true", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
-    )
-    trainer.fit(module, train_dataloaders=loader(dataset, args.batch))
-    return args.steps * args.batch / (timer.end - timer.start)
+    return fit_images_per_second(module, loader(dataset, args.batch), args.steps, args.warmup,
+                                 precision="bf16-mixed" if bf16 else "32-true")
 
 
 def main():

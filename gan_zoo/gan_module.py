@@ -33,6 +33,7 @@ class GANModule(L.LightningModule):
         ema_half_life_images: float = 10_000,  # EMA half-life in images, 0 = EMA equals G
         ema_rampup: float | None = None,  # EMA half-life ramp-up ratio, None = off
         augment: nn.Module | None = None,  # differentiable augmentation of D's inputs, None = identity
+        schedule=None,  # e.g. gan_zoo.schedules.ProgressiveGrowing: update(module, images_seen), real_images(module, real)
         num_samples: int = 64,  # size of the fixed latent batch used for sample grids
         sample_seed: int = 0,  # seed of that batch
     ):
@@ -45,6 +46,7 @@ class GANModule(L.LightningModule):
         self.objective = objective
         self.regularizers = dict(regularizers or {})
         self.augment = augment if augment is not None else nn.Identity()
+        self.schedule = schedule
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.n_critic = n_critic
@@ -104,7 +106,11 @@ class GANModule(L.LightningModule):
         real = batch[0] if isinstance(batch, (list, tuple)) else batch  # [N, C, H, W] in [-1, 1]
         g_opt, d_opt = self.optimizers()
         images = real.shape[0] * self.trainer.world_size
-        logs = self.d_step(real, d_opt)
+        logs = {}
+        if self.schedule is not None:  # everything scheduled follows from images seen
+            logs |= self.schedule.update(self, int(self.images_seen))
+            real = self.schedule.real_images(self, real)
+        logs |= self.d_step(real, d_opt)
         if int(self.d_steps) % self.n_critic == 0:
             logs |= self.g_step(real.shape[0], g_opt)
             self.generator_ema.update(self.generator, images, int(self.images_seen))

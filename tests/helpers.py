@@ -15,12 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GAN_ZOO_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 # Tiny DCGAN at 16x16 on the embedded data: a training step takes milliseconds on 2 cores.
-TINY = [
+BASE = [  # any model: small data, CPU, few batches, quiet
     "data.resolution=16",
     "data.batch_size=16",
-    "model.generator.width=8",
-    "model.generator.latent_dim=16",
-    "model.discriminator.width=8",
     "model.module.num_samples=16",
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=3",
@@ -29,6 +26,7 @@ TINY = [
     "callbacks.progress_bar.refresh_rate=0",
     "metrics=none",
 ]
+TINY = [*BASE, "model.generator.width=8", "model.generator.latent_dim=16", "model.discriminator.width=8"]
 
 # The default metrics (the shipped Fashion-MNIST CNN), shrunk.
 SMALL_METRICS = [

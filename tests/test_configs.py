@@ -6,7 +6,7 @@ from hydra.utils import instantiate
 
 from gan_zoo.errors import UserError
 from gan_zoo.train import CONFIG_DIR
-from tests.helpers import TINY, compose_config
+from tests.helpers import BASE, TINY, compose_config
 
 GROUPS = {p.name: sorted(f.stem for f in p.glob("*.yaml")) for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}
 
@@ -34,7 +34,7 @@ def test_regularizer_options_add_to_any_loss(tmp_path, regularizer):
 
 @pytest.mark.parametrize("model", GROUPS["model"])
 def test_model_options_instantiate(tmp_path, model):
-    cfg = compose_config(tmp_path, [f"model={model}", *TINY])
+    cfg = compose_config(tmp_path, [f"model={model}", *BASE])
     g = instantiate(cfg.model.generator, resolution=16, channels=3)
     d = instantiate(cfg.model.discriminator, resolution=16, channels=3)
     module = instantiate(cfg.model.module, generator=g, discriminator=d, objective=instantiate(cfg.loss.objective))
@@ -100,3 +100,15 @@ def test_metrics_options_instantiate(tmp_path, metrics):
     cfg.paths.run_dir, cfg.paths.ckpt_dir = str(tmp_path / "run"), str(tmp_path / "ckpt")
     callbacks = [instantiate(c) for c in cfg.metrics.values()]
     assert len(callbacks) == (0 if metrics == "none" else 2)
+
+
+@pytest.mark.parametrize("experiment", GROUPS.get("experiment", []))
+def test_experiment_presets_compose_and_build_their_networks(tmp_path, experiment):
+    cfg = compose_config(tmp_path, [f"experiment={experiment}", "data.dataset.root=/data"]
+                         if experiment != "pggan_embedded" else [f"experiment={experiment}"])
+    sizes = dict(resolution=cfg.data.resolution, channels=cfg.data.channels)
+    if cfg.data.resolution <= 128:  # building 1024x1024 networks is slow on CPU; composing is the test there
+        g = instantiate(cfg.model.generator, **sizes)
+        assert g.resolution == cfg.data.resolution
+        assert instantiate(cfg.model.discriminator, **sizes).max_level == g.max_level
+    assert cfg.loss.objective._target_.endswith("Wasserstein")

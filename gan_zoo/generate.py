@@ -1,0 +1,78 @@
+"""`gan-zoo-generate`: images and latent interpolations from a gan_zoo checkpoint or a pretrained generator.
+
+    gan-zoo-generate ckpt=checkpoints/<name>/<run>/last.ckpt num=64 out=samples.png
+    gan-zoo-generate pretrained=pytorch_gan_zoo:celebAHQ-512 interpolate=true steps=10 out=morph.png
+"""
+import sys
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torchvision.utils import make_grid, save_image
+
+from gan_zoo.checkpoints import load_checkpoint, run_config
+from gan_zoo.errors import UserError
+from gan_zoo.train import CONFIG_DIR, report_user_error
+
+
+def generator_from_checkpoint(path: str) -> torch.nn.Module:
+    """The EMA generator of a gan_zoo checkpoint, built from the config stored in it."""
+    checkpoint = load_checkpoint(path)
+    run = OmegaConf.create(run_config(checkpoint, path))
+    generator = instantiate(run.model.generator, resolution=run.data.resolution, channels=run.data.channels)
+    prefix = "generator_ema.module."
+    generator.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
+    return generator.eval()
+
+
+def pretrained_generator(spec: str) -> torch.nn.Module:
+    """'pytorch_gan_zoo:<name or file>' -> an imported generator."""
+    source, _, name = spec.partition(":")
+    if source != "pytorch_gan_zoo" or not name:
+        raise UserError(f"pretrained={spec!r}: expected pytorch_gan_zoo:<celebAHQ-256|celebAHQ-512|DTD|celeba|file>")
+    from gan_zoo.pretrained.pytorch_gan_zoo import load_pgan_generator
+
+    return load_pgan_generator(name)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents a, b [N, D] at fractions t [T] -> [N, T, D] (White 2016):
+    it keeps interpolated Gaussian latents at the norm the generator was trained on."""
+    a_n, b_n = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    omega = torch.acos((a_n * b_n).sum(1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None, None]  # [N, 1, 1]
+    t = t[None, :, None]
+    return (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / torch.sin(omega)
+
+
+@torch.no_grad()
+def generate(cfg: DictConfig) -> Path:
+    if bool(cfg.ckpt) == bool(cfg.pretrained):
+        raise UserError("give exactly one of ckpt=<gan_zoo checkpoint> or pretrained=pytorch_gan_zoo:<name>")
+    generator = generator_from_checkpoint(cfg.ckpt) if cfg.ckpt else pretrained_generator(cfg.pretrained)
+    device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
+    generator.to(device)
+    seed = torch.Generator().manual_seed(cfg.seed)
+    if cfg.interpolate:  # each row morphs from one random latent to another
+        a, b = (torch.randn(cfg.rows, generator.latent_dim, generator=seed) for _ in range(2))
+        z = slerp(a, b, torch.linspace(0, 1, cfg.steps)).flatten(0, 1)
+        nrow = cfg.steps
+    else:
+        z = torch.randn(cfg.num, generator.latent_dim, generator=seed)
+        nrow = cfg.nrow
+    images = torch.cat([generator(chunk.to(device)).float().cpu() for chunk in z.split(cfg.batch_size)])
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)
+    return out
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="generate")
+def main(cfg: DictConfig) -> None:
+    with report_user_error():
+        print(f"wrote {generate(cfg)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

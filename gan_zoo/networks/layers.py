@@ -1,0 +1,79 @@
+"""Layers shared by the PGGAN and StyleGAN-style networks (Karras et al. 2018, Sec. 4).
+
+Notation: w = stored weight ~ N(0, 1); c = He's constant gain / sqrt(fan_in), applied at run time
+("equalized learning rate", Sec. 4.1), so Adam's per-parameter step size is the same for every layer.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class EqualizedLinear(nn.Module):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        gain: float = math.sqrt(2),  # sqrt(2) before a (leaky) ReLU, 1 for an output layer
+        lr_multiplier: float = 1.0,  # scales this layer's effective learning rate (StyleGAN's mapping: 0.01)
+    ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.scale = gain / math.sqrt(in_features) * lr_multiplier  # c
+        self.lr_multiplier = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.lr_multiplier if self.bias is not None else None
+        return F.linear(x, self.weight * self.scale, bias)
+
+
+class EqualizedConv2d(nn.Module):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+        gain: float = math.sqrt(2),
+    ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)  # c
+        self.padding = kernel_size // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class PixelNorm(nn.Module):
+    """Pixelwise feature normalization (Sec. 4.2): b = a / sqrt(mean_c(a^2) + eps)."""
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + self.eps)
+
+
+class MinibatchStdDev(nn.Module):
+    """Minibatch standard deviation (Sec. 3): append one feature map holding the mean over features and
+    pixels of the standard deviation across each group of `group_size` samples."""
+
+    def __init__(self, group_size: int = 4, eps: float = 1e-8):
+        super().__init__()
+        self.group_size = group_size
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = max(d for d in range(1, min(self.group_size, n) + 1) if n % d == 0)  # a group size that divides N
+        y = x.reshape(g, n // g, c, h, w)  # sample i is in group i % (N / g)
+        y = (y.var(dim=0, unbiased=False) + self.eps).sqrt()  # [N/g, C, H, W]: std over each group
+        y = y.mean(dim=(1, 2, 3))  # [N/g]
+        y = y.repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)  # [N, 1, H, W]
+        return torch.cat([x, y], dim=1)

@@ -1,0 +1,1 @@
+"""Importers for generators trained by other projects."""

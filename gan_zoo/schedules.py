@@ -1,0 +1,50 @@
+"""Schedules over images seen, applied by the shared step before each batch."""
+import torch
+import torch.nn.functional as F
+
+from gan_zoo.networks.progan import level_and_alpha
+
+
+class ProgressiveGrowing:
+    """PGGAN's resolution schedule (Karras et al. 2018, Sec. 3 and A.1): level 0 (4x4) is trained for
+    `images_per_stable` images, then each next level fades in over `images_per_fade` images and is
+    trained alone for `images_per_stable`. Sets `progress` on the generator and discriminator, and
+    shows real images at the current resolution (with the same fade-in blend)."""
+
+    def __init__(
+        self,
+        images_per_fade: int = 600_000,  # images to fade a new level in (the paper: 800k)
+        images_per_stable: int = 600_000,  # images to train each level alone (the paper: 800k)
+        start_level: int = 0,  # 0 = start at 4x4
+    ):
+        self.images_per_fade = images_per_fade
+        self.images_per_stable = images_per_stable
+        self.start_level = start_level
+
+    def progress(self, images_seen: int, max_level: int) -> float:
+        t = images_seen - self.images_per_stable
+        level = self.start_level
+        while t >= 0 and level < max_level:
+            if t < self.images_per_fade:
+                return level + t / self.images_per_fade
+            t -= self.images_per_fade + self.images_per_stable
+            level += 1
+        return float(level)
+
+    def update(self, module, images_seen: int) -> dict:
+        progress = self.progress(images_seen, module.generator.max_level)
+        for net in (module.generator, module.discriminator):
+            net.progress.fill_(progress)
+        level, alpha = level_and_alpha(progress)
+        return {"schedule/resolution": 4 * 2**level, "schedule/alpha": alpha}
+
+    def real_images(self, module, real: torch.Tensor) -> torch.Tensor:
+        """Reals at the current level, blended like the generator's output, back at full size [N, C, R, R]."""
+        level, alpha = module.generator.current()
+        factor = 2 ** (module.generator.max_level - level)
+        if factor == 1 and alpha == 1:
+            return real
+        x = F.avg_pool2d(real, factor) if factor > 1 else real
+        if alpha < 1:
+            x = torch.lerp(F.interpolate(F.avg_pool2d(x, 2), scale_factor=2), x, alpha)
+        return F.interpolate(x, scale_factor=factor) if factor > 1 else x
