@@ -28,7 +28,8 @@ class GANModule(L.LightningModule):
         objective,  # gan_zoo.losses object with d_loss(real_logits, fake_logits) and g_loss(fake_logits)
         g_optimizer: Callable,  # partial optimizer, called with the generator's parameters
         d_optimizer: Callable,  # partial optimizer, called with the discriminator's parameters
-        regularizers: Mapping | None = None,  # name -> regularizer (gan_zoo.regularizers), None = none
+        regularizers: Mapping | None = None,  # name -> D regularizer (gan_zoo.regularizers), None = none
+        g_regularizers: Mapping | None = None,  # name -> G regularizer (e.g. PathLength), None = none
         n_critic: int = 1,  # D steps per G step (WGAN uses 5)
         ema_half_life_images: float = 10_000,  # EMA half-life in images, 0 = EMA equals G
         ema_rampup: float | None = None,  # EMA half-life ramp-up ratio, None = off
@@ -45,6 +46,7 @@ class GANModule(L.LightningModule):
         self.generator_ema.requires_grad_(False)
         self.objective = objective
         self.regularizers = dict(regularizers or {})
+        self.g_regularizers = nn.ModuleDict(dict(g_regularizers or {}))  # modules: their state is checkpointed
         self.augment = augment if augment is not None else nn.Identity()
         self.schedule = schedule
         self.g_optimizer = g_optimizer
@@ -53,6 +55,7 @@ class GANModule(L.LightningModule):
         self.latent_dim = generator.latent_dim
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("g_steps", torch.zeros((), dtype=torch.long))
         # A buffer, so it is saved in checkpoints and follows the module to its device.
         seed = torch.Generator().manual_seed(sample_seed)
         self.register_buffer("sample_z", torch.randn(num_samples, self.latent_dim, generator=seed))
@@ -78,7 +81,8 @@ class GANModule(L.LightningModule):
         real_logits = self.discriminator(self.augment(real))  # [N]
         fake_logits = self.discriminator(self.augment(fake))  # [N]
         d_loss = self.objective.d_loss(real_logits, fake_logits)
-        logs = {"train/d_loss": d_loss.detach(), "train/d_real": real_logits.detach().mean(),
+        logs = self.augment.update(real_logits) if hasattr(self.augment, "update") else {}
+        logs |= {"train/d_loss": d_loss.detach(), "train/d_real": real_logits.detach().mean(),
                 "train/d_fake": fake_logits.detach().mean()}
         for name, reg in due.items():
             penalty = reg(self.discriminator, real, fake, real_logits)
@@ -96,11 +100,18 @@ class GANModule(L.LightningModule):
         self.toggle_optimizer(g_opt)
         fake_logits = self.discriminator(self.augment(self.generator(self._latents(n))))
         g_loss = self.objective.g_loss(fake_logits)
+        logs = {"train/g_loss": g_loss.detach()}
+        for name, reg in self.g_regularizers.items():
+            if int(self.g_steps) % reg.interval == 0:
+                penalty = reg(self.generator, n, self._latents)
+                g_loss = g_loss + penalty * (reg.weight * reg.interval)
+                logs[f"train/reg_{name}"] = penalty.detach()
         g_opt.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         g_opt.step()
         self.untoggle_optimizer(g_opt)
-        return {"train/g_loss": g_loss.detach()}
+        self.g_steps += 1
+        return logs
 
     def training_step(self, batch, batch_idx: int) -> None:
         real = batch[0] if isinstance(batch, (list, tuple)) else batch  # [N, C, H, W] in [-1, 1]

@@ -2,7 +2,9 @@
 
     gan-zoo-generate ckpt=checkpoints/<name>/<run>/last.ckpt num=64 out=samples.png
     gan-zoo-generate pretrained=pytorch_gan_zoo:celebAHQ-512 interpolate=true steps=10 out=morph.png
+    gan-zoo-generate ckpt=<a StyleGAN run>/last.ckpt psi=0.7 out=truncated.png    # the truncation trick
 """
+import inspect
 import sys
 from pathlib import Path
 
@@ -61,7 +63,12 @@ def generate(cfg: DictConfig) -> Path:
     else:
         z = torch.randn(cfg.num, generator.latent_dim, generator=seed)
         nrow = cfg.nrow
-    images = torch.cat([generator(chunk.to(device)).float().cpu() for chunk in z.split(cfg.batch_size)])
+    kwargs = {}
+    if cfg.psi != 1:  # the truncation trick: StyleGAN-style generators only
+        if "psi" not in inspect.signature(generator.forward).parameters:
+            raise UserError(f"psi={cfg.psi}: truncation needs a StyleGAN-style generator (it has a tracked average w)")
+        kwargs["psi"] = cfg.psi
+    images = torch.cat([generator(chunk.to(device), **kwargs).float().cpu() for chunk in z.split(cfg.batch_size)])
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)

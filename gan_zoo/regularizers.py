@@ -8,7 +8,10 @@ grad before the D forward, so the penalty can reuse that forward).
 `__call__(discriminator, real, fake, real_logits)` returns the unweighted penalty (a scalar).
 Shapes: real, fake [N, C, H, W]; real_logits [N] or [N, 1].
 """
+import math
+
 import torch
+from torch import nn
 
 
 def _grad_norm_sq(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -76,3 +79,30 @@ class Drift:
 
     def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
         return real_logits.float().square().mean()
+
+
+class PathLength(nn.Module):
+    """Path length regularization of G (StyleGAN2 Sec. 3.2, eq. 4):
+    E_{w, y}[ (||J_w^T y||_2 - a)^2 ], y ~ N(0, I) / sqrt(H W) in image space, a a running mean of the
+    lengths (decay `decay`). Needs a generator with `forward(z, return_ws=True) -> (images, ws)`.
+    A generator regularizer: `__call__(generator, batch_size, latents)` with latents(n) -> z [n, latent_dim].
+    """
+
+    def __init__(
+        self,
+        weight: float = 2.0,  # StyleGAN2's pl_weight
+        interval: int = 4,  # lazy: every `interval` G steps, scaled by `interval`
+        decay: float = 0.01,  # of the running mean a
+        batch_shrink: int = 2,  # use batch_size / batch_shrink latents (StyleGAN2: 2)
+    ):
+        super().__init__()
+        self.weight, self.interval, self.decay, self.batch_shrink = weight, interval, decay, batch_shrink
+        self.register_buffer("mean", torch.zeros(()))  # a, saved in checkpoints
+
+    def forward(self, generator, batch_size: int, latents) -> torch.Tensor:
+        images, ws = generator(latents(max(batch_size // self.batch_shrink, 1)), return_ws=True)
+        y = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
+        (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)  # J_w^T y, [N, num_ws, w_dim]
+        lengths = grad.square().sum(2).mean(1).sqrt()  # [N]
+        self.mean.copy_(self.mean.lerp(lengths.detach().mean(), self.decay))
+        return (lengths - self.mean).square().mean()

@@ -50,6 +50,8 @@ def train(cfg: DictConfig) -> L.Trainer:
         discriminator=instantiate(cfg.model.discriminator, **sizes),
         objective=instantiate(cfg.loss.objective),
         regularizers={name: instantiate(r) for name, r in (cfg.loss.regularizers or {}).items()},
+        g_regularizers={name: instantiate(r) for name, r in (cfg.loss.get("g_regularizers") or {}).items()},
+        augment=instantiate(cfg.augment) if cfg.get("augment") else None,
     )
     callbacks = [instantiate(c) for c in [*(cfg.callbacks or {}).values(), *(cfg.metrics or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time)]

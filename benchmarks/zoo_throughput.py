@@ -1,0 +1,69 @@
+"""Training throughput of the zoo's models side by side at 32x32 and 64x64 (CPU, or a GPU with --device cuda).
+
+Each model with its default loss and the embedded-preset widths (conf/experiment/*_embedded.yaml); PGGAN at
+its final level. Printed as one table.
+
+    python benchmarks/zoo_throughput.py
+"""
+import argparse
+import logging
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from gan_zoo.gan_module import GANModule
+from gan_zoo.losses import NonSaturating, Wasserstein
+from gan_zoo.networks import dcgan, progan, stylegan
+from gan_zoo.regularizers import R1, Drift, GradientPenalty, PathLength
+from gan_zoo.schedules import ProgressiveGrowing
+from timing import fit_images_per_second
+
+
+def adam(lr, betas):
+    return lambda params: torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+def models(resolution: int, channels: int):
+    yield "DCGAN (width 64)", lambda: GANModule(
+        dcgan.Generator(resolution, channels), dcgan.Discriminator(resolution, channels), NonSaturating(),
+        adam(2e-4, (0.5, 0.999)), adam(2e-4, (0.5, 0.999)))
+    yield "PGGAN (final level)", lambda: GANModule(
+        progan.Generator(resolution, channels, 128, fmap_base=1024, fmap_max=64),
+        progan.Discriminator(resolution, channels, fmap_base=1024, fmap_max=64), Wasserstein(),
+        adam(1e-3, (0.0, 0.99)), adam(1e-3, (0.0, 0.99)), {"gp": GradientPenalty(), "drift": Drift()},
+        schedule=ProgressiveGrowing(images_per_stable=10**12, start_level=progan._levels(resolution)))
+    yield "StyleGAN (R1 + path length)", lambda: GANModule(
+        stylegan.Generator(resolution, channels, 128, 128, 4, fmap_base=2048, fmap_max=128),
+        stylegan.Discriminator(resolution, channels, fmap_base=2048, fmap_max=128), NonSaturating(),
+        adam(2.5e-3, (0.0, 0.99)), adam(2.5e-3, (0.0, 0.99)), {"r1": R1(10.0, 16)}, {"pl": PathLength()})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    args = parser.parse_args()
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    print(f"batch {args.batch}, {args.channels} channels, {args.steps} timed steps, {args.device}, "
+          f"{torch.get_num_threads()} threads")
+    print("| model | " + " | ".join(f"{r}x{r} img/s" for r in args.resolutions) + " |")
+    print("|---|" + "---|" * len(args.resolutions))
+    rows = {}
+    for resolution in args.resolutions:
+        n = args.batch * (args.steps + args.warmup)
+        loader = DataLoader(TensorDataset(torch.rand(n, args.channels, resolution, resolution) * 2 - 1),
+                            batch_size=args.batch, drop_last=True)
+        for name, build in models(resolution, args.channels):
+            torch.manual_seed(0)
+            rows.setdefault(name, []).append(fit_images_per_second(
+                build(), loader, args.steps, args.warmup, accelerator="gpu" if args.device == "cuda" else "cpu"))
+    for name, rates in rows.items():
+        print(f"| {name} | " + " | ".join(f"{r:.1f}" for r in rates) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

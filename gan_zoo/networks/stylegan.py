@@ -1,0 +1,200 @@
+"""StyleGAN-style networks after StyleGAN2 (Karras et al. 2020): a mapping network z -> w, a learned constant
+input, modulated convolutions with weight demodulation, per-pixel noise with learned strength, skip toRGB
+outputs, and a residual discriminator with minibatch stddev. Equalized learning rate throughout
+(gan_zoo.networks.layers, shared with PGGAN).
+
+Notation: z latent [N, latent_dim]; w intermediate latent [N, w_dim]; ws one w per synthesis layer
+[N, num_ws, w_dim]; s the style (per input channel scale) of a modulated convolution (eq. 1-3).
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_zoo.errors import UserError
+from gan_zoo.networks.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+
+
+def _levels(resolution: int) -> int:
+    if resolution < 8 or 2 ** round(math.log2(resolution)) != resolution:
+        raise UserError(f"StyleGAN needs a power-of-two resolution >= 8, got {resolution}: set data.resolution")
+    return int(math.log2(resolution)) - 2
+
+
+class MappingNetwork(nn.Module):
+    def __init__(
+        self,
+        latent_dim: int = 512,
+        w_dim: int = 512,
+        num_layers: int = 8,
+        lr_multiplier: float = 0.01,  # the mapping network learns 100x slower (StyleGAN, Sec. C)
+        w_avg_beta: float = 0.995,  # decay of the tracked average w, used by the truncation trick
+    ):
+        super().__init__()
+        dims = [latent_dim] + [w_dim] * num_layers
+        layers = [PixelNorm()]
+        for d_in, d_out in zip(dims[:-1], dims[1:]):
+            layers += [EqualizedLinear(d_in, d_out, lr_multiplier=lr_multiplier), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*layers)
+        self.w_avg_beta = w_avg_beta
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        w = self.net(z)  # [N, w_dim]
+        if self.training:  # track the average w (never used for truncation while training)
+            self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+        return w
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk; demodulated w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, demodulate: bool = True,
+                 up: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.affine = EqualizedLinear(w_dim, in_channels, gain=1)  # w -> s
+        nn.init.ones_(self.affine.bias)  # styles start at 1
+        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.demodulate, self.up, self.padding = demodulate, up, kernel_size // 2
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        n, c, h, wd = x.shape
+        s = self.affine(w)  # [N, C_in]
+        weight = self.weight[None] * self.scale * s[:, None, :, None, None]  # [N, C_out, C_in, k, k]
+        if self.demodulate:
+            weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            h, wd = 2 * h, 2 * wd
+        x = x.reshape(1, n * c, h, wd)  # one grouped convolution for the whole batch
+        out = F.conv2d(x, weight.reshape(-1, c, *weight.shape[3:]), padding=self.padding, groups=n)
+        return out.reshape(n, -1, h, wd)
+
+
+class SynthesisLayer(nn.Module):
+    def __init__(self, in_channels, out_channels, w_dim, resolution, up=False, conv_clamp=None):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up)
+        self.noise_strength = nn.Parameter(torch.zeros([]))  # learned, starts at 0
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))  # for noise_mode="const"
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.act = nn.LeakyReLU(0.2)
+        self.conv_clamp = conv_clamp  # clamp activations (fp16 safety), None = off
+
+    def forward(self, x, w, noise_mode="random"):
+        x = self.conv(x, w)
+        noise = torch.randn_like(x[:, :1]) if noise_mode == "random" else self.noise_const.to(x.dtype)
+        x = self.act(x + noise * self.noise_strength + self.bias[None, :, None, None]) * math.sqrt(2)
+        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp else x
+
+
+class ToRGB(nn.Module):
+    def __init__(self, in_channels, channels, w_dim, conv_clamp=None):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, channels, 1, w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.conv_clamp = conv_clamp
+
+    def forward(self, x, w):
+        x = self.conv(x, w) + self.bias[None, :, None, None]
+        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp else x
+
+
+class Generator(nn.Module):
+    def __init__(
+        self,
+        resolution: int,  # output size, a power of two >= 8 (from the data)
+        channels: int,  # output image channels (from the data)
+        latent_dim: int = 512,
+        w_dim: int = 512,
+        mapping_layers: int = 8,
+        fmap_base: int = 16384,  # feature maps at resolution r: min(fmap_max, fmap_base / r)
+        fmap_max: int = 512,
+        mixing_prob: float = 0.9,  # style mixing regularization while training, 0 = off
+        conv_clamp: float | None = None,  # e.g. 256 with fp16 (StyleGAN2-ADA), None = off
+    ):
+        super().__init__()
+        self.latent_dim, self.resolution, self.mixing_prob = latent_dim, resolution, mixing_prob
+        levels = _levels(resolution)
+        widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
+        self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers)
+        self.const = nn.Parameter(torch.randn(widths[0], 4, 4))
+        self.convs = nn.ModuleList([SynthesisLayer(widths[0], widths[0], w_dim, 4, conv_clamp=conv_clamp)])
+        self.to_rgbs = nn.ModuleList([ToRGB(widths[0], channels, w_dim, conv_clamp)])
+        for i in range(1, levels + 1):
+            r = 4 * 2**i
+            self.convs.append(SynthesisLayer(widths[i - 1], widths[i], w_dim, r, up=True, conv_clamp=conv_clamp))
+            self.convs.append(SynthesisLayer(widths[i], widths[i], w_dim, r, conv_clamp=conv_clamp))
+            self.to_rgbs.append(ToRGB(widths[i], channels, w_dim, conv_clamp))
+        self.num_ws = len(self.convs) + 1  # conv layer j reads ws[:, j]; toRGB at level i reads the w after its convs
+
+    def mix_styles(self, w1: torch.Tensor, w2: torch.Tensor, crossover: int) -> torch.Tensor:
+        """ws [N, num_ws, w_dim]: w1 for layers before `crossover`, w2 from it on."""
+        ws = w1[:, None].repeat(1, self.num_ws, 1)
+        ws[:, crossover:] = w2[:, None]
+        return ws
+
+    def styles(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+        """ws for latents z, with style mixing while training and the truncation trick (psi < 1) otherwise."""
+        w = self.mapping(z)
+        if psi != 1:  # truncation: w_avg + psi (w - w_avg), never while training
+            w = self.mapping.w_avg.lerp(w, psi)
+        if self.training and self.mixing_prob > 0 and torch.rand([]).item() < self.mixing_prob:
+            crossover = int(torch.randint(1, self.num_ws, []))
+            return self.mix_styles(w, self.mapping(torch.randn_like(z)), crossover)
+        return w[:, None].repeat(1, self.num_ws, 1)
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        x = self.const[None].expand(len(ws), -1, -1, -1)
+        x = self.convs[0](x, ws[:, 0], noise_mode)
+        image = self.to_rgbs[0](x, ws[:, 1])
+        for level in range(1, len(self.to_rgbs)):
+            j = 2 * level - 1
+            x = self.convs[j](x, ws[:, j], noise_mode)
+            x = self.convs[j + 1](x, ws[:, j + 1], noise_mode)
+            image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False) \
+                + self.to_rgbs[level](x, ws[:, j + 2])  # skip architecture (StyleGAN2 Fig. 7b)
+        return image  # [N, C, R, R]
+
+    def forward(self, z: torch.Tensor, psi: float = 1.0, noise_mode: str = "random", return_ws: bool = False):
+        ws = self.styles(z, psi)
+        image = self.synthesis(ws, noise_mode)
+        return (image, ws) if return_ws else image
+
+
+class Discriminator(nn.Module):
+    """Residual discriminator (StyleGAN2 Fig. 7c): fromRGB at full resolution, residual blocks down to 4x4,
+    minibatch stddev, conv, dense, logit."""
+
+    def __init__(
+        self,
+        resolution: int,
+        channels: int,
+        fmap_base: int = 16384,
+        fmap_max: int = 512,
+        mbstd_group_size: int = 4,
+    ):
+        super().__init__()
+        levels = _levels(resolution)
+        widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
+        act = nn.LeakyReLU(0.2)
+        self.from_rgb = nn.Sequential(EqualizedConv2d(channels, widths[-1], 1), act)
+        self.blocks = nn.ModuleList()
+        self.skips = nn.ModuleList()
+        for i in range(levels, 0, -1):
+            self.blocks.append(nn.Sequential(EqualizedConv2d(widths[i], widths[i], 3), act,
+                                             EqualizedConv2d(widths[i], widths[i - 1], 3), act, nn.AvgPool2d(2)))
+            self.skips.append(nn.Sequential(nn.AvgPool2d(2), EqualizedConv2d(widths[i], widths[i - 1], 1, bias=False,
+                                                                             gain=1)))
+        self.out = nn.Sequential(MinibatchStdDev(mbstd_group_size), EqualizedConv2d(widths[0] + 1, widths[0], 3), act,
+                                 nn.Flatten(), EqualizedLinear(widths[0] * 16, widths[0]), act,
+                                 EqualizedLinear(widths[0], 1, gain=1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.from_rgb(images)
+        for block, skip in zip(self.blocks, self.skips):
+            x = (block(x) + skip(x)) * np.sqrt(0.5)
+        return self.out(x).flatten()  # [N]
