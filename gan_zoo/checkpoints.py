@@ -71,6 +71,18 @@ def run_config(checkpoint: dict, path: str | Path) -> dict:
     return checkpoint["gan_zoo_config"]
 
 
+def ema_generator(checkpoint: dict, path: str | Path) -> torch.nn.Module:
+    """The EMA generator of a gan_zoo checkpoint, built from the config stored in it, in eval mode."""
+    from hydra.utils import instantiate
+
+    run = run_config(checkpoint, path)
+    generator = instantiate(run["model"]["generator"], resolution=run["data"]["resolution"],
+                            channels=run["data"]["channels"])
+    prefix = "generator_ema.module."
+    generator.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
+    return generator.eval()
+
+
 def _flatten(tree, prefix: str = "") -> dict:
     if isinstance(tree, dict):
         return {k: v for key, value in tree.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}

@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan_zoo.checkpoints import load_checkpoint, run_config
+from gan_zoo.checkpoints import ema_generator, load_checkpoint, run_config
 from gan_zoo.errors import UserError
 from gan_zoo.train import CONFIG_DIR, report_user_error
 
@@ -27,10 +27,7 @@ def evaluate(cfg: DictConfig) -> dict:
     device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
 
     datamodule = instantiate(run.data)
-    generator = instantiate(run.model.generator, resolution=datamodule.resolution, channels=datamodule.channels)
-    prefix = "generator_ema.module."
-    generator.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
-    generator.to(device)
+    generator = ema_generator(checkpoint, cfg.ckpt).to(device)
 
     evaluator = instantiate(run.metrics.evaluate.evaluator)
     real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)

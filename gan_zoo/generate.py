@@ -10,23 +10,12 @@ from pathlib import Path
 
 import hydra
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torchvision.utils import make_grid, save_image
 
-from gan_zoo.checkpoints import load_checkpoint, run_config
+from gan_zoo.checkpoints import ema_generator, load_checkpoint
 from gan_zoo.errors import UserError
 from gan_zoo.train import CONFIG_DIR, report_user_error
-
-
-def generator_from_checkpoint(path: str) -> torch.nn.Module:
-    """The EMA generator of a gan_zoo checkpoint, built from the config stored in it."""
-    checkpoint = load_checkpoint(path)
-    run = OmegaConf.create(run_config(checkpoint, path))
-    generator = instantiate(run.model.generator, resolution=run.data.resolution, channels=run.data.channels)
-    prefix = "generator_ema.module."
-    generator.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
-    return generator.eval()
 
 
 def pretrained_generator(spec: str) -> torch.nn.Module:
@@ -52,7 +41,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def generate(cfg: DictConfig) -> Path:
     if bool(cfg.ckpt) == bool(cfg.pretrained):
         raise UserError("give exactly one of ckpt=<gan_zoo checkpoint> or pretrained=pytorch_gan_zoo:<name>")
-    generator = generator_from_checkpoint(cfg.ckpt) if cfg.ckpt else pretrained_generator(cfg.pretrained)
+    generator = ema_generator(load_checkpoint(cfg.ckpt), cfg.ckpt) if cfg.ckpt else pretrained_generator(cfg.pretrained)
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
     generator.to(device)
     seed = torch.Generator().manual_seed(cfg.seed)

@@ -57,7 +57,7 @@ def train(cfg: DictConfig) -> L.Trainer:
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time)]
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(config)
     # max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()])
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
