@@ -104,5 +104,5 @@ class PathLength(nn.Module):
         y = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
         (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)  # J_w^T y, [N, num_ws, w_dim]
         lengths = grad.square().sum(2).mean(1).sqrt()  # [N]
-        self.mean.copy_(self.mean.lerp(lengths.detach().mean(), self.decay))
+        self.mean.copy_(self.mean.lerp(lengths.detach().float().mean(), self.decay))
         return (lengths - self.mean).square().mean()

@@ -16,10 +16,12 @@ class ProgressiveGrowing:
         images_per_fade: int = 600_000,  # images to fade a new level in (the paper: 800k)
         images_per_stable: int = 600_000,  # images to train each level alone (the paper: 800k)
         start_level: int = 0,  # 0 = start at 4x4
+        learning_rates: dict | None = None,  # {resolution: lr} for both optimizers, e.g. {512: 1.5e-3, 1024: 2e-3}
     ):
         self.images_per_fade = images_per_fade
         self.images_per_stable = images_per_stable
         self.start_level = start_level
+        self.learning_rates = {int(k): float(v) for k, v in (learning_rates or {}).items()}
 
     def progress(self, images_seen: int, max_level: int) -> float:
         t = images_seen - self.images_per_stable
@@ -36,7 +38,12 @@ class ProgressiveGrowing:
         for net in (module.generator, module.discriminator):
             net.progress.fill_(progress)
         level, alpha = level_and_alpha(progress)
-        return {"schedule/resolution": 4 * 2**level, "schedule/alpha": alpha}
+        resolution = 4 * 2**level
+        if resolution in self.learning_rates:  # the resolution being trained (or faded in) sets the rate
+            for optimizer in module.optimizers():
+                for group in optimizer.param_groups:
+                    group["lr"] = self.learning_rates[resolution]
+        return {"schedule/resolution": resolution, "schedule/alpha": alpha}
 
     def real_images(self, module, real: torch.Tensor) -> torch.Tensor:
         """Reals at the current level, blended like the generator's output, back at full size [N, C, R, R]."""

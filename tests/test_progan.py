@@ -141,3 +141,14 @@ def test_a_run_across_a_resolution_change_and_resume_in_a_fade_in(tmp_path):
     # images 64, 80, 96, 112 after the resume: alpha continues at 0.5, 0.75 (fade 32..96), then 8x8 alone
     assert alphas[4:] == [0.5, 0.75, 1.0, 1.0]
     assert torch.load(ckpt, weights_only=False)["state_dict"]["generator.progress"].item() == 1.0
+
+
+def test_learning_rate_per_resolution():
+    g, d = _nets()
+    optimizers = [torch.optim.Adam(g.parameters(), lr=1e-3), torch.optim.Adam(d.parameters(), lr=1e-3)]
+    module = type("M", (), {"generator": g, "discriminator": d, "optimizers": lambda self: optimizers})()
+    s = ProgressiveGrowing(images_per_fade=100, images_per_stable=100, learning_rates={16: 5e-4})
+    s.update(module, 0)  # 4x4: unchanged
+    assert [o.param_groups[0]["lr"] for o in optimizers] == [1e-3, 1e-3]
+    logs = s.update(module, 350)  # fading in 16x16
+    assert logs["schedule/resolution"] == 16 and [o.param_groups[0]["lr"] for o in optimizers] == [5e-4, 5e-4]

@@ -170,3 +170,11 @@ def test_generate_with_truncation_needs_a_stylegan_generator(tmp_path):
     dc = tmp_path / "d" / "checkpoints" / "dcgan_embedded" / "run" / "last.ckpt"
     bad = run_cli([f"ckpt={dc}", "psi=0.5", f"out={tmp_path / 'x.png'}"], cwd=tmp_path, module="gan_zoo.generate")
     assert bad.returncode == 2 and "truncation needs a StyleGAN-style generator" in bad.stderr.strip().splitlines()[-1]
+
+
+def test_bf16_mixed_precision_run(tmp_path):
+    trainer = train(compose_config(tmp_path, [*BASE, *STYLEGAN_TINY, "trainer.precision=bf16-mixed",
+                                               "trainer.limit_train_batches=2"]))
+    assert trainer.precision == "bf16-mixed"
+    state = torch.load(tmp_path / "checkpoints" / "stylegan_embedded" / "run" / "last.ckpt", weights_only=False)
+    assert all(torch.isfinite(v).all() for k, v in state["state_dict"].items() if v.is_floating_point())

@@ -128,3 +128,17 @@ def test_cli_inception_metrics_offline_without_weights_fail_at_start_up(tmp_path
     assert last.startswith("gan-zoo: error: could not get the InceptionV3 weights")
     assert "metrics.evaluate.evaluator.extractor.weights_path=" in last and "metrics=none" in last
     assert not (tmp_path / "checkpoints").exists()  # failed before training started
+
+
+@pytest.mark.slow
+def test_multirun_sweep_runs_each_variant_in_its_own_folders(tmp_path):
+    result = run_cli(["-m", *TINY, "loss=hinge,lsgan"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (sweep,) = (tmp_path / "experiments" / "multirun").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0_dcgan_embedded", "1_dcgan_embedded"]
+    for job in jobs:
+        assert (sweep / job / "metrics.csv").is_file()
+        assert (tmp_path / "checkpoints" / "multirun" / sweep.name / job / "last.ckpt").is_file()
+    losses = {(sweep / job / ".hydra" / "overrides.yaml").read_text().count("loss=") for job in jobs}
+    assert losses == {1}

@@ -44,7 +44,7 @@ class MappingNetwork(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         w = self.net(z)  # [N, w_dim]
         if self.training:  # track the average w (never used for truncation while training)
-            self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+            self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, self.w_avg_beta))
         return w
 
 
@@ -141,7 +141,7 @@ class Generator(nn.Module):
         """ws for latents z, with style mixing while training and the truncation trick (psi < 1) otherwise."""
         w = self.mapping(z)
         if psi != 1:  # truncation: w_avg + psi (w - w_avg), never while training
-            w = self.mapping.w_avg.lerp(w, psi)
+            w = self.mapping.w_avg.to(w.dtype).lerp(w, psi)
         if self.training and self.mixing_prob > 0 and torch.rand([]).item() < self.mixing_prob:
             crossover = int(torch.randint(1, self.num_ws, []))
             return self.mix_styles(w, self.mapping(torch.randn_like(z)), crossover)
