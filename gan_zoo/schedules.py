@@ -17,11 +17,21 @@ class ProgressiveGrowing:
         images_per_stable: int = 600_000,  # images to train each level alone (the paper: 800k)
         start_level: int = 0,  # 0 = start at 4x4
         learning_rates: dict | None = None,  # {resolution: lr} for both optimizers, e.g. {512: 1.5e-3, 1024: 2e-3}
+        batch_sizes: dict | None = None,  # {resolution: batch size}, e.g. {256: 14, 512: 6, 1024: 3}; others: data.batch_size
     ):
         self.images_per_fade = images_per_fade
         self.images_per_stable = images_per_stable
         self.start_level = start_level
         self.learning_rates = {int(k): float(v) for k, v in (learning_rates or {}).items()}
+        self.batch_sizes = {int(k): int(v) for k, v in (batch_sizes or {}).items()}
+
+    def batch_size(self, images_seen: int, epoch_images: int, max_level: int, default: int) -> int:
+        """The batch size for an epoch starting at `images_seen`: the smallest configured for any level the
+        epoch can reach (it lasts at most `epoch_images`), so a level change mid-epoch never meets a batch
+        too large for it. Changes take effect at epoch boundaries, where the data loader is rebuilt."""
+        first = level_and_alpha(self.progress(images_seen, max_level))[0]
+        last = level_and_alpha(self.progress(images_seen + epoch_images, max_level))[0]
+        return min(self.batch_sizes.get(4 * 2**level, default) for level in range(first, last + 1))
 
     def progress(self, images_seen: int, max_level: int) -> float:
         t = images_seen - self.images_per_stable

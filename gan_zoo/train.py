@@ -53,13 +53,19 @@ def train(cfg: DictConfig) -> L.Trainer:
         g_regularizers={name: instantiate(r) for name, r in (cfg.loss.get("g_regularizers") or {}).items()},
         augment=instantiate(cfg.augment) if cfg.get("augment") else None,
     )
+    trainer_overrides = {}
+    if getattr(module.schedule, "batch_sizes", None):  # batch size per resolution: a new loader each epoch
+        datamodule.batch_size_fn = lambda: module.schedule.batch_size(
+            int(module.images_seen), len(datamodule.dataset), module.generator.max_level, datamodule.batch_size)
+        trainer_overrides["reload_dataloaders_every_n_epochs"] = 1
     callbacks = [instantiate(c) for c in [*(cfg.callbacks or {}).values(), *(cfg.metrics or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time)]
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(config)
     # max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()])
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
+                          **trainer_overrides)
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
     trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path)
     return trainer

@@ -118,7 +118,7 @@ def test_real_images_follow_the_generator_blend():
 PGGAN_TINY = [
     "model=pggan", "model.generator.latent_dim=16", "model.generator.fmap_base=64", "model.generator.fmap_max=8",
     "model.discriminator.fmap_base=64", "model.discriminator.fmap_max=8",
-    "model.module.schedule.images_per_stable=32", "model.module.schedule.images_per_fade=64",
+    "model.module.schedule.images_per_stable=32", "model.module.schedule.images_per_fade=64", "metrics=none",
 ]
 
 
@@ -152,3 +152,35 @@ def test_learning_rate_per_resolution():
     assert [o.param_groups[0]["lr"] for o in optimizers] == [1e-3, 1e-3]
     logs = s.update(module, 350)  # fading in 16x16
     assert logs["schedule/resolution"] == 16 and [o.param_groups[0]["lr"] for o in optimizers] == [5e-4, 5e-4]
+
+
+def test_batch_size_per_resolution_policy():
+    s = ProgressiveGrowing(images_per_fade=80, images_per_stable=80, batch_sizes={16: 4, 32: 2})
+    assert s.batch_size(0, 40, max_level=3, default=8) == 8  # 4x4 all epoch
+    assert s.batch_size(200, 40, max_level=3, default=8) == 8  # 8x8 all epoch
+    assert s.batch_size(240, 40, max_level=3, default=8) == 4  # 16x16 starts fading in during the epoch
+    assert s.batch_size(0, 10**6, max_level=3, default=8) == 2  # an epoch that reaches 32x32
+
+
+def test_run_with_batch_size_per_resolution_and_resume_mid_epoch(tmp_path):
+    from tests.test_configs import PAINTINGS
+
+    overrides = [*BASE, *PGGAN_TINY, "data=image_folder", f"data.dataset.root={PAINTINGS}", "data.batch_size=8",
+                 "data.num_workers=0", "metrics=none", "trainer.limit_train_batches=null", "trainer.max_epochs=7",
+                 "model.module.schedule.images_per_stable=80", "model.module.schedule.images_per_fade=80",
+                 "model.module.schedule.batch_sizes={16: 4}", "trainer.deterministic=true"]
+    train(compose_config(tmp_path / "straight", overrides))
+    ckpt = tmp_path / "straight" / "checkpoints" / "pggan_image_folder" / "run" / "last.ckpt"
+    straight = torch.load(ckpt, weights_only=False)
+    # epochs 0-5 at 8 images a batch (40 a epoch), epoch 6 reaches 16x16: batches of 4
+    assert int(straight["state_dict"]["images_seen"]) == 7 * 40
+    assert straight["GANDataModule"]["batch_size"] == 4
+
+    stop = ["+callbacks.stop._target_=tests.helpers.SignalAtBatch", "+callbacks.stop.epoch=6", "+callbacks.stop.batch=3"]
+    with pytest.raises(Exception, match="received SIGUSR1"):
+        train(compose_config(tmp_path / "resumed", [*overrides, *stop]))
+    train(compose_config(tmp_path / "resumed", [*overrides, "ckpt_path=last"]))
+    resumed = torch.load(str(ckpt).replace("straight", "resumed"), weights_only=False)
+    assert int(resumed["state_dict"]["images_seen"]) == 7 * 40
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key

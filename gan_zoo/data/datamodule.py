@@ -31,6 +31,9 @@ class GANDataModule(L.LightningDataModule):
         self.drop_last = drop_last
         self.seed = seed
         self.batches_served = 0  # batches handed to the training step in the current epoch
+        self.batch_size_fn = None  # set by train.py when a schedule sets the batch size: () -> int, per epoch
+        self.epoch_batch_size = batch_size  # the batch size of the current epoch
+        self._resume_batch_size = None
         self._dataset_factory = dataset
         self.dataset = dataset(resolution=resolution, channels=channels)
         if drop_last and len(self.dataset) < batch_size:
@@ -53,9 +56,13 @@ class GANDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if not hasattr(self, "sampler"):
             self.sampler = ResumableRandomSampler(len(self.dataset), self.seed)
+        if self._resume_batch_size is not None:  # resumed mid-epoch: keep that epoch's batch size
+            self.epoch_batch_size, self._resume_batch_size = self._resume_batch_size, None
+        elif self.batch_size_fn is not None:
+            self.epoch_batch_size = self.batch_size_fn()
         return DataLoader(
             self.dataset,
-            batch_size=self.batch_size,
+            batch_size=self.epoch_batch_size,
             sampler=self.sampler,
             num_workers=self.num_workers,
             drop_last=self.drop_last,
@@ -73,10 +80,13 @@ class GANDataModule(L.LightningDataModule):
         return batch
 
     def state_dict(self) -> dict:
-        return {"epoch": getattr(self, "_served_epoch", 0), "batches_served": self.batches_served}
+        return {"epoch": getattr(self, "_served_epoch", 0), "batches_served": self.batches_served,
+                "batch_size": self.epoch_batch_size}
 
     def load_state_dict(self, state: dict) -> None:
         self._served_epoch, self.batches_served = state["epoch"], state["batches_served"]
+        batch_size = state.get("batch_size", self.batch_size)
+        self._resume_batch_size = batch_size if self.batch_size_fn is not None else None
         world_size = self.trainer.world_size if self.trainer is not None else 1
-        self.train_dataloader()  # makes the sampler
-        self.sampler.resume(state["epoch"], state["batches_served"] * self.batch_size * world_size)
+        self.sampler = ResumableRandomSampler(len(self.dataset), self.seed)
+        self.sampler.resume(state["epoch"], state["batches_served"] * batch_size * world_size)
