@@ -96,8 +96,8 @@ def main():
     dataset = EmbeddedFashionMNIST(args.resolution, args.channels)
     print(f"DCGAN {args.resolution}x{args.resolution}x{args.channels}, width {args.width}, batch {args.batch}, "
           f"{args.steps} timed steps x {args.rounds} rounds, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"| precision | plain PyTorch img/s | gan_zoo img/s | gan_zoo / plain |")
-    print(f"|---|---|---|---|")
+    print("| precision | plain PyTorch img/s | gan_zoo img/s | gan_zoo / plain |")
+    print("|---|---|---|---|")
     for bf16 in {"32": [False], "bf16": [True], "both": [False, True]}[args.precision]:
         plain, ours = [], []
         for _ in range(args.rounds):

@@ -1,5 +1,4 @@
 """The shared adversarial step: what each half changes, the EMA, the images-seen counter."""
-import copy
 
 import lightning as L
 import pytest
