@@ -1,7 +1,10 @@
-"""Checkpoint files: atomic writes, clear errors for missing or damaged files, finding the newest good
-one, and checking that a checkpoint's networks match the config it is resumed with."""
+"""Checkpoint files: atomic writes, safe loading (tensors and plain values only: nothing in a file runs),
+clear errors for missing, damaged or unsafe files, finding the newest good one, and checking that a
+checkpoint's networks match the config it is resumed with."""
 import logging
 import os
+import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -30,6 +33,41 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         finally:
             tmp.unlink(missing_ok=True)
 
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        # Lightning's resume goes through here: always weights_only, whatever the caller asks.
+        return load_checkpoint(path)
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete the temporary files of saves that were killed before their rename; returns bytes freed.
+    Call it only while holding the run's lock: then no save of another process is under way."""
+    freed = 0
+    for tmp in Path(folder).glob(".*.ckpt.tmp*"):
+        freed += tmp.stat().st_size
+        tmp.unlink(missing_ok=True)
+    if freed:
+        log.info(f"removed temporary files of interrupted saves in '{folder}' ({freed / 2**20:.0f} MiB)")
+    return freed
+
+
+def safe_load(path: Path, what: str = "checkpoint", **kwargs):
+    """torch.load with weights_only=True: tensors, numbers, strings and plain containers, and nothing in the
+    file is executed. A file that needs more is refused with a UserError saying what it tried to load."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
+    except pickle.UnpicklingError as e:
+        # A refusal names the global, function or class the file asked for; anything else (e.g. "Unsupported
+        # operand") is a file that is not a pickle at all: damaged, for the caller to report as such.
+        reason = next((line.strip() for line in str(e).splitlines()
+                       if re.search(r"GLOBAL|unrecognized function|Can only create", line)), None)
+        if reason is None:
+            raise
+        raise UserError(
+            f"refusing {what} '{path}': it holds Python objects or code, not only tensors and plain values "
+            f"({reason}); nothing in it was run. Load only files from people you trust, and ask for a plain "
+            "state dict"
+        ) from e
+
 
 def is_readable(path: Path) -> bool:
     """Cheap check that `path` is a whole torch zip archive (a truncated file loses its central directory)."""
@@ -46,8 +84,10 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"checkpoint not found: '{path}'")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # truncated zip, garbage bytes, unpickling errors
+        return safe_load(path)
+    except UserError:
+        raise
+    except Exception as e:  # truncated zip, garbage bytes
         good = newest_readable(path.parent.glob("*.ckpt"), exclude=path)
         hint = f"; the newest readable one there is '{good}'" if good else "; no readable checkpoint is beside it"
         raise UserError(f"checkpoint '{path}' is truncated or corrupt ({type(e).__name__}){hint}") from e

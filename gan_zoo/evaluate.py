@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_zoo.checkpoints import ema_generator, load_checkpoint, run_config
 from gan_zoo.errors import UserError
-from gan_zoo.train import CONFIG_DIR, report_user_error
+from gan_zoo import cli
+from gan_zoo.cli import CONFIG_DIR, report_user_error
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -43,13 +44,17 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     with report_user_error():
         result = evaluate(cfg)
         out = Path(cfg.out) if cfg.out else Path(str(Path(cfg.ckpt).expanduser()) + ".metrics.json")
         out.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
         print(f"written to {out}", file=sys.stderr)
+
+
+def main() -> None:
+    cli.run(_main)
 
 
 if __name__ == "__main__":

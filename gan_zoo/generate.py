@@ -15,7 +15,8 @@ from torchvision.utils import make_grid, save_image
 
 from gan_zoo.checkpoints import ema_generator, load_checkpoint
 from gan_zoo.errors import UserError
-from gan_zoo.train import CONFIG_DIR, report_user_error
+from gan_zoo import cli
+from gan_zoo.cli import CONFIG_DIR, report_user_error
 
 
 def pretrained_generator(spec: str) -> torch.nn.Module:
@@ -65,9 +66,13 @@ def generate(cfg: DictConfig) -> Path:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="generate")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     with report_user_error():
         print(f"wrote {generate(cfg)}", file=sys.stderr)
+
+
+def main() -> None:
+    cli.run(_main)
 
 
 if __name__ == "__main__":

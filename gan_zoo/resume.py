@@ -1,8 +1,12 @@
 """Callbacks for long runs: RNG states in checkpoints, and stopping safely on signals or a time limit."""
 import logging
+import os
 import random
 import re
 import signal
+import socket
+import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -80,10 +84,36 @@ def parse_duration(value) -> timedelta | None:
     return timedelta(**{unit[u]: sum(float(n) for n, uu in parts if uu == u) for _, u in parts})
 
 
+class _SignalWatcher:
+    """Sees signals in a thread, through the wakeup fd that Python's C-level handler writes to at once: it
+    works while the main thread is blocked in C code (a collective waiting on another process, a long
+    evaluation), where a Python-level handler would not run until that call returns."""
+
+    def __init__(self, on_signal):
+        self.on_signal = on_signal
+        self._read, self._write = socket.socketpair()
+        self._write.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        threading.Thread(target=self._run, name="gan-zoo-signals", daemon=True).start()
+
+    def _run(self) -> None:
+        while data := self._read.recv(64):
+            for signum in data:
+                self.on_signal(signum)
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self._previous_fd)
+        self._write.close()  # ends the thread's recv
+        self._read.close()
+
+
 class SafeStop(L.Callback):
     """Ends training with a resumable checkpoint when the time limit is reached or on SIGTERM, SIGINT or
     SIGUSR1. The check runs at batch boundaries: `last.ckpt` is written (atomically) exactly as a
-    mid-epoch checkpoint, then training stops. Exit code: 0 for the time limit, 128 + signal number."""
+    mid-epoch checkpoint, then training stops. Exit code: 0 for the time limit, 128 + signal number.
+
+    A signal is acknowledged on stderr at once, even while the main thread waits in a collective or an
+    evaluation; a second one ends the process at once, without a new checkpoint."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
@@ -97,14 +127,35 @@ class SafeStop(L.Callback):
         self._signal = None
         self._stop = None
         self._previous = {}
+        self._watcher = None
+        self._rank = 0
 
-    def _handler(self, signum, frame) -> None:
-        self._signal = signum
+    def _handler(self, signum, frame) -> None:  # in the main thread, between bytecodes: the stop is exact
+        if self._signal is None:
+            self._signal = signum
+
+    def _on_signal(self, signum: int) -> None:  # in the watcher thread, at once, for every signal
+        if signum not in self.SIGNALS:
+            return
+        self._received += 1
+        name = signal.Signals(signum).name
+        if self._received == 1:
+            self._handler(signum, None)
+            if self._rank == 0:
+                print(f"gan-zoo: received {name}: stopping after this batch with a checkpoint "
+                      f"(send it again to stop at once, without one)", file=sys.stderr, flush=True)
+            return
+        print(f"gan-zoo: second {name}: stopping now without a new checkpoint; continue from the newest saved one "
+              f"in '{self.ckpt_dir}' with ckpt_path=last", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._start = time.monotonic()
+        self._rank = trainer.global_rank
+        self._received = 0
         for sig in self.SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handler)
+        self._watcher = _SignalWatcher(self._on_signal)
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._restore_handlers()
@@ -113,19 +164,22 @@ class SafeStop(L.Callback):
         self._restore_handlers()
 
     def _restore_handlers(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         signum = self._signal
-        if trainer.world_size > 1:  # every process stops at the same batch
+        if trainer.world_size > 1:  # every process stops at the same batch (one collective, on every rank)
             signum = int(trainer.strategy.reduce(torch.tensor(signum or 0, device=pl_module.device), reduce_op="max"))
         timed_out = self.max_time is not None and time.monotonic() - self._start >= self.max_time.total_seconds()
         if self._stop is not None or (not signum and not timed_out):
             return
         path = self.ckpt_dir / "last.ckpt"
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # the full state: optimizers, loops, callbacks
         reason = f"received {signal.Signals(signum).name}" if signum else f"time limit {self.max_time} reached"
         self._stop = StopTraining(reason, path, 128 + signum if signum else 0)
 

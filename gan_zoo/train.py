@@ -4,30 +4,58 @@ A straight line: data -> networks (sized by the data) -> GANModule -> callbacks,
 """
 import logging
 import sys
-from contextlib import contextmanager
+import warnings
 from pathlib import Path
 
 import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from gan_zoo import cli
 from gan_zoo.callbacks import StoreConfig
-from gan_zoo.checkpoints import AtomicCheckpointIO, architecture_differences, load_checkpoint, run_config
+from gan_zoo.checkpoints import (AtomicCheckpointIO, architecture_differences, load_checkpoint,
+                                 remove_stale_temporaries, run_config)
+from gan_zoo.cli import CONFIG_DIR, report_user_error
+from gan_zoo.config_checks import check_train_config
 from gan_zoo.errors import UserError
 from gan_zoo.resume import RNGState, SafeStop, StopTraining
-from gan_zoo.run_dirs import resolve_run
+from gan_zoo.run_dirs import discard_launch_dir, resolve_run
+from gan_zoo.run_lock import RunLock
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # the repository's conf/ (editable install)
+# gan_zoo never logs with sync_dist: its epoch-level values are the same on every process (images/s counts
+# all of them; metrics are broadcast), and a lazy sync is a collective that only rank 0's progress bar
+# enters, which deadlocks DDP. Every collective is explicit, in a hook that runs on every process.
+warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting.*")
 
 
 def train(cfg: DictConfig) -> L.Trainer:
-    paths = resolve_run(
-        HydraConfig.get().runtime.output_dir, cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, cfg.ckpt_path
-    )
+    check_train_config(cfg)
+    launch_dir = Path(HydraConfig.get().runtime.output_dir)
+    paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, cfg.ckpt_path)
+    # One writer per run; the other processes of a DDP run are that writer's helpers.
+    lock = RunLock(paths.ckpt_dir).acquire() if rank_zero_only.rank == 0 else None
+    started = False
+    try:
+        if lock is not None:
+            remove_stale_temporaries(paths.ckpt_dir)
+        trainer, fit = _build(cfg, paths)
+        if paths.run_dir.resolve() != launch_dir.resolve():  # a resume logs into its run's own folder
+            discard_launch_dir(launch_dir)
+        started = True
+        fit()
+        return trainer
+    finally:
+        if lock is not None:
+            lock.release(remove_folders=not started and paths.ckpt_path is None)
+
+
+def _build(cfg: DictConfig, paths):
+    """The trainer and a function that fits it: data, networks (sized by the data), module, callbacks, loggers."""
     with open_dict(cfg):
         cfg.paths.run_dir = str(paths.run_dir)
         cfg.paths.ckpt_dir = str(paths.ckpt_dir)
@@ -40,7 +68,7 @@ def train(cfg: DictConfig) -> L.Trainer:
                 + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)"
             )
         log.info(f"resuming from {paths.ckpt_path}")
-    L.seed_everything(cfg.seed, workers=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = instantiate(cfg.data)
     sizes = dict(resolution=datamodule.resolution, channels=datamodule.channels)  # from the data, once
@@ -64,36 +92,27 @@ def train(cfg: DictConfig) -> L.Trainer:
     for logger in loggers:
         logger.log_hyperparams(config)
     # max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
+    # use_distributed_sampler=False: the data module's sampler shards itself (exact mid-epoch resume under DDP)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
-                          **trainer_overrides)
+                          use_distributed_sampler=False, **trainer_overrides)
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
-    trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path)
-    return trainer
-
-
-@contextmanager
-def report_user_error():
-    """Turn a UserError (also one wrapped by Hydra's instantiate) into one line on stderr and exit 2."""
-    try:
-        yield
-    except Exception as e:
-        cause = e
-        while cause is not None and not isinstance(cause, UserError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is None:
-            raise
-        print("gan-zoo: error: " + " ".join(str(cause).split()), file=sys.stderr)
-        sys.exit(2)
+    return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> None:
-    with report_user_error():
+def _main(cfg: DictConfig) -> None:
+    launch_dir = HydraConfig.get().runtime.output_dir
+    with report_user_error(on_error=lambda: discard_launch_dir(launch_dir)):  # a failed start leaves no folder
         try:
             train(cfg)
         except StopTraining as stop:
-            print(f"gan-zoo: {stop}", file=sys.stderr)
+            if rank_zero_only.rank == 0:
+                print(f"gan-zoo: {stop}", file=sys.stderr)
             sys.exit(stop.exit_code)
+
+
+def main() -> None:
+    cli.run(_main)
 
 
 if __name__ == "__main__":

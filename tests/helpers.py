@@ -9,7 +9,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict, read_write
 
-from gan_zoo.train import CONFIG_DIR
+from gan_zoo.cli import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GAN_ZOO_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -89,3 +89,20 @@ class SignalAtBatch:
                     os.kill(os.getpid(), signal.Signals(signum))
 
         return _Send()
+
+
+class BlockForever:
+    """A callback (for configs: tests.helpers.BlockForever) whose first batch end blocks the main thread in a
+    wait that never ends, as a collective does when another process never enters it."""
+
+    def __new__(cls):
+        import threading
+
+        import lightning as L
+
+        class _Block(L.Callback):
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+                print("blocked", flush=True)
+                threading.Event().wait()
+
+        return _Block()

@@ -84,6 +84,31 @@ def test_bad_files_are_skipped_with_one_warning(tmp_path, caplog):
     assert all(ds[i][0].shape == (3, 8, 8) for i in range(len(ds)))
 
 
+def test_truncated_jpeg_is_found_at_start_up_and_counted_with_the_others(tmp_path, caplog):
+    _save_images(tmp_path, 4, size=(64, 64), suffix=".jpg")
+    whole = (tmp_path / "img_000.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) * 2 // 3])  # passes PIL's verify(), fails to decode
+    (tmp_path / "zero.png").write_bytes(b"")
+    with caplog.at_level(logging.WARNING):
+        ds = ImageFolder(tmp_path, resolution=8, channels=3)
+    (warning,) = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert "skipping 2 of 6 files" in warning and "cut.jpg" in warning and "zero.png" in warning
+    assert len(ds) == 4 and len(ds.cache) == 4  # no duplicate stands in for the bad file
+    assert [p.name for p in ds.files] == [f"img_{i:03d}.jpg" for i in range(4)]
+
+
+def test_every_format_pillow_reads_is_loaded_and_other_files_are_listed(tmp_path, caplog):
+    _save_images(tmp_path, 1, suffix=".gif")
+    _save_images(tmp_path / "t", 1, suffix=".tif")
+    _save_images(tmp_path / "p", 1, suffix=".png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "meta.json").write_text("{}")
+    with caplog.at_level(logging.INFO):
+        ds = ImageFolder(tmp_path, resolution=8, channels=3)
+    assert sorted(p.suffix for p in ds.files) == [".gif", ".png", ".tif"]
+    assert "ignoring 2 files" in caplog.text and ".txt (1)" in caplog.text and ".json (1)" in caplog.text
+
+
 def test_file_that_breaks_mid_epoch_is_replaced_not_fatal(tmp_path, caplog):
     _save_images(tmp_path, 3)
     ds = ImageFolder(tmp_path, resolution=8, channels=3, cache_limit=0)

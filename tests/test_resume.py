@@ -154,3 +154,54 @@ def test_resuming_with_other_networks_lists_the_differences(tmp_path):
         train(compose_config(tmp_path, [*TINY, "model.generator.width=16", "model.generator.latent_dim=32",
                                         "ckpt_path=last"]))
     assert "data.resolution" not in str(error.value)
+
+
+def _read_until(stream, text: str, timeout: float = 120) -> str:
+    """Lines of `stream` up to the first that holds `text`."""
+    seen, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"{text!r} never came; got: {''.join(seen)[-2000:]}")
+
+
+@pytest.mark.slow
+def test_a_signal_is_acknowledged_while_blocked_and_a_second_one_exits_at_once(tmp_path):
+    """The main thread blocks as in a collective that never completes: the first SIGTERM is still
+    acknowledged within seconds, the second ends the process at once."""
+    cmd = [sys.executable, "-m", "gan_zoo.train", *TINY, "trainer.max_epochs=1000",
+           "+callbacks.block._target_=tests.helpers.BlockForever"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PYTHONWARNINGS": "ignore"}
+    process = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _read_until(process.stdout, "blocked")
+    process.send_signal(signal.SIGTERM)
+    assert "received SIGTERM: stopping after this batch" in _read_until(process.stderr, "received SIGTERM", 10)
+    assert process.poll() is None  # still waiting: one signal asks for a checkpoint first
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+    assert time.monotonic() - sent < 10
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "second SIGTERM: stopping now without a new checkpoint" in process.stderr.read()
+
+
+def test_temporary_files_of_killed_saves_are_removed_at_the_next_start(tmp_path):
+    train(compose_config(tmp_path, TINY))
+    ckpt_dir = _ckpt_dir(tmp_path)
+    for pid in (111, 222):  # what saves killed between write and rename leave
+        (ckpt_dir / f".last.ckpt.tmp{pid}").write_bytes(b"\0" * 1000)
+    train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt_path=last"]))
+    assert not list(ckpt_dir.glob(".*.tmp*")) and (ckpt_dir / "last.ckpt").is_file()
+
+
+def test_csv_rows_are_on_disk_as_soon_as_they_are_logged(tmp_path):
+    from hydra.utils import instantiate
+
+    cfg = compose_config(tmp_path, TINY)
+    (logger,) = [instantiate(lg, save_dir=str(tmp_path)) for lg in cfg.logger.values()]
+    logger.log_metrics({"train/d_loss": 1.5}, step=0)  # no save(), no finalize(): as if killed next
+    assert "1.5" in (tmp_path / "metrics.csv").read_text()

@@ -1,13 +1,18 @@
 """Short real training runs (tiny widths, CPU, a few batches) and the command line."""
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from gan_zoo.train import train
-from tests.helpers import TINY, compose_config, run_cli
+from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
 
 
 def _outputs(tmp_path: Path):
@@ -101,15 +106,18 @@ def test_cli_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path, args, messag
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").rglob("*.ckpt"))
 
 
-@pytest.mark.slow
-def test_ddp_on_cpu_with_two_processes(tmp_path):
-    from tests.helpers import SMALL_METRICS
+# The README's DDP command keeps its defaults that matter here: progress bar on, classifier metrics on.
+DDP = [a for a in TINY if a not in ("callbacks.progress_bar.refresh_rate=0", "metrics=none")] + [
+    *SMALL_METRICS, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
 
-    result = run_cli([*TINY, *SMALL_METRICS, f"paths.cache={tmp_path}/cache", "trainer=ddp", "trainer.accelerator=cpu",
-                      "trainer.devices=2", "trainer.max_epochs=2"], cwd=tmp_path)
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_two_processes_and_the_readme_defaults(tmp_path):
+    result = run_cli([*DDP, f"paths.cache={tmp_path}/cache", "trainer.max_epochs=2"], cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Epoch 1: 100%" in result.stdout + result.stderr  # the progress bar was on
     (ckpt,) = (tmp_path / "checkpoints" / "dcgan_embedded").glob("*/last.ckpt")
-    state = torch.load(ckpt, weights_only=False)
+    state = torch.load(ckpt, weights_only=True)
     # 2 epochs x 3 batches x 16 images x 2 processes
     assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16 * 2
     (run_dir,) = (tmp_path / "experiments" / "dcgan_embedded").iterdir()
@@ -117,6 +125,31 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
     # metrics computed once per epoch over both processes' samples, not once per process
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
     assert [r["epoch"] for r in records] == [0, 1] and records[0]["protocol"]["num_fake"] == 64
+
+
+@pytest.mark.slow
+def test_ddp_run_given_sigterm_mid_epoch_stops_with_a_resumable_checkpoint(tmp_path):
+    args = [a for a in DDP if not a.startswith("trainer.limit_train_batches")]
+    cmd = [sys.executable, "-m", "gan_zoo.train", *args, f"paths.cache={tmp_path}/cache", "trainer.max_epochs=1000"]
+    process = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    deadline = time.time() + 180
+    while not list(tmp_path.glob("checkpoints/*/*/epoch0000*.ckpt")) and time.time() < deadline:
+        time.sleep(0.5)  # past the first epoch's end (evaluation and all), into the second
+    time.sleep(1)
+    process.send_signal(signal.SIGTERM)  # to the launching process only, as a scheduler would
+    sent = time.monotonic()
+    _, stderr = process.communicate(timeout=120)
+    assert time.monotonic() - sent < 60, "took too long to stop"
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    assert stderr.count("received SIGTERM: saved") == 1  # said once, by rank 0
+    (ckpt,) = tmp_path.glob("checkpoints/dcgan_embedded/*/last.ckpt")
+    seen = int(torch.load(ckpt, weights_only=True)["state_dict"]["images_seen"])
+    assert seen > 5000 / 16 // 2 * 16 * 2  # beyond the first epoch: stopped mid-epoch
+    resumed = run_cli([*DDP, f"paths.cache={tmp_path}/cache", "trainer.max_epochs=3", "trainer.limit_train_batches=2",
+                       "ckpt_path=last"], cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert int(torch.load(ckpt, weights_only=True)["state_dict"]["images_seen"]) > seen
 
 
 def test_cli_inception_metrics_offline_without_weights_fail_at_start_up(tmp_path):

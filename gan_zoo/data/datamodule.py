@@ -34,6 +34,7 @@ class GANDataModule(L.LightningDataModule):
         self.batch_size_fn = None  # set by train.py when a schedule sets the batch size: () -> int, per epoch
         self.epoch_batch_size = batch_size  # the batch size of the current epoch
         self._resume_batch_size = None
+        self._resume = None  # (epoch, items) to start the sampler at, from a checkpoint
         self._dataset_factory = dataset
         self.dataset = dataset(resolution=resolution, channels=channels)
         if drop_last and len(self.dataset) < batch_size:
@@ -55,7 +56,10 @@ class GANDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if not hasattr(self, "sampler"):
-            self.sampler = ResumableRandomSampler(len(self.dataset), self.seed)
+            rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+            self.sampler = ResumableRandomSampler(len(self.dataset), self.seed, rank, world_size)
+            if self._resume is not None:
+                self.sampler.resume(*self._resume)
         if self._resume_batch_size is not None:  # resumed mid-epoch: keep that epoch's batch size
             self.epoch_batch_size, self._resume_batch_size = self._resume_batch_size, None
         elif self.batch_size_fn is not None:
@@ -87,6 +91,6 @@ class GANDataModule(L.LightningDataModule):
         self._served_epoch, self.batches_served = state["epoch"], state["batches_served"]
         batch_size = state.get("batch_size", self.batch_size)
         self._resume_batch_size = batch_size if self.batch_size_fn is not None else None
-        world_size = self.trainer.world_size if self.trainer is not None else 1
-        self.sampler = ResumableRandomSampler(len(self.dataset), self.seed)
-        self.sampler.resume(state["epoch"], state["batches_served"] * batch_size * world_size)
+        self._resume = (state["epoch"], state["batches_served"] * batch_size)  # items into this process's share
+        if hasattr(self, "sampler"):
+            self.sampler.resume(*self._resume)

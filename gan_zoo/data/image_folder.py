@@ -1,10 +1,13 @@
 """Any folder of images (recursive): a painter's few hundred works, or a large scraped set.
 
-Files are checked once at start-up: zero-byte, unreadable and corrupt files are skipped with one
-warning that counts them and names the first few. A file that still fails to decode mid-epoch is
-replaced by the next good one (never a crash). Small folders are decoded once and kept in memory.
+Every file type Pillow opens is read (PNG, JPEG, WebP, BMP, GIF's first frame, TIFF, ...); files of other
+types are listed once as ignored. Files are checked once at start-up: zero-byte, unreadable and corrupt
+files are skipped with one warning that counts them and names the first few. Small folders are decoded
+whole at start-up and kept in memory, so a truncated file is found there too; in a large folder a file that
+only fails when decoded mid-epoch is replaced by the next good one (never a crash), with a warning.
 """
 import logging
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -16,18 +19,30 @@ from gan_zoo.errors import UserError
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+def pillow_extensions() -> tuple[str, ...]:
+    """The file extensions of every format Pillow can open."""
+    Image.init()
+    return tuple(sorted(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN))
+
+
+EXTENSIONS = pillow_extensions()
+DECODE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)
+
+
+def _why(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _check(path: Path) -> str | None:
-    """Why `path` is not a usable image, or None if it is."""
+    """Why `path` is not a usable image (by its header and structure), or None if it is."""
     if path.stat().st_size == 0:
         return "empty file"
     try:
         with Image.open(path) as image:
             image.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        return f"{type(e).__name__}: {e}"
+    except DECODE_ERRORS as e:
+        return _why(e)
     return None
 
 
@@ -36,48 +51,66 @@ class ImageFolder(Dataset):
 
     def __init__(
         self,
-        root: str,  # folder searched recursively for .png .jpg .jpeg .webp .bmp
+        root: str,  # folder searched recursively for every file type Pillow opens
         resolution: int,  # output size (short side resized, then center-cropped)
         channels: int,  # 1 = grayscale, 3 = RGB
         cache_limit: int = 10_000,  # keep decoded images in memory when there are at most this many, 0 = never
     ):
         self.root = Path(root).expanduser()
+        if self.root.is_file():
+            raise UserError(f"data.dataset.root='{self.root}' is a file, not a folder: give the folder that holds the images")
         if not self.root.is_dir():
             raise UserError(f"image folder not found: '{self.root}' (set data.dataset.root to a folder of images)")
-        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+        found = [p for p in self.root.rglob("*") if p.is_file()]
+        files = sorted(p for p in found if p.suffix.lower() in EXTENSIONS)
+        if ignored := Counter(p.suffix.lower() or "(none)" for p in found if p.suffix.lower() not in EXTENSIONS):
+            log.info(f"ignoring {sum(ignored.values())} files in '{self.root}' that are not images Pillow reads: "
+                     + ", ".join(f"{ext} ({n})" for ext, n in ignored.most_common(5)))
         if not files:
             raise UserError(
-                f"no images in '{self.root}': expected files ending in {', '.join(EXTENSIONS)} (searched recursively)"
+                f"no images in '{self.root}': expected image files (.png, .jpg, .webp, .bmp, .gif, .tif, ...), "
+                "searched recursively"
             )
         bad = [(p, why) for p in files if (why := _check(p)) is not None]
+        good = [p for p in files if p not in {b for b, _ in bad}]
+        self.transform = image_transform(resolution, channels)
+        self.cache = None
+        if len(good) <= cache_limit:  # decode them all now: finds what the structural check misses (truncation)
+            decoded = {}
+            for path in good:
+                try:
+                    decoded[path] = self._decode(path)
+                except DECODE_ERRORS as e:
+                    bad.append((path, _why(e)))
+            good = list(decoded)
+            self.cache = torch.stack(list(decoded.values())) if decoded else None
         if bad:
             names = "; ".join(f"{p.relative_to(self.root)} ({why})" for p, why in bad[:3])
             log.warning(f"skipping {len(bad)} of {len(files)} files in '{self.root}' that are not readable images: {names}")
-        self.files = [p for p in files if p not in {b for b, _ in bad}]
+        self.files = good
         if not self.files:
             raise UserError(f"none of the {len(files)} image files in '{self.root}' could be read: all are empty or corrupt")
-        self.transform = image_transform(resolution, channels)
-        self.cache = None
-        if len(self.files) <= cache_limit:
-            self.cache = torch.stack([self._load_any(i)[0] for i in range(len(self.files))])
+        self.failed_mid_epoch = 0
 
-    def _load(self, index: int) -> torch.Tensor:
-        with Image.open(self.files[index]) as image:
+    def _decode(self, path: Path) -> torch.Tensor:
+        with Image.open(path) as image:
             return self.transform(image)
 
-    def _load_any(self, index: int) -> tuple[torch.Tensor, int]:
-        """The image at `index`, or the next one that decodes."""
+    def _load_any(self, index: int) -> torch.Tensor:
+        """The image at `index`, or the next one that decodes (a large folder's file that broke mid-run)."""
         for offset in range(len(self.files)):
             i = (index + offset) % len(self.files)
             try:
-                return self._load(i), i
-            except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-                log.warning(f"could not decode '{self.files[i]}' ({e}); using the next image instead")
+                return self._decode(self.files[i])
+            except DECODE_ERRORS as e:
+                self.failed_mid_epoch += 1
+                log.warning(f"could not decode '{self.files[i]}' ({_why(e)}); using the next image instead "
+                            f"({self.failed_mid_epoch} such files so far in this process)")
         raise UserError(f"no image in '{self.root}' could be decoded")
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int):
-        image = self.cache[index] if self.cache is not None else self._load_any(index)[0]
+        image = self.cache[index] if self.cache is not None else self._load_any(index)
         return image, 0

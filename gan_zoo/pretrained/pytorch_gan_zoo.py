@@ -10,12 +10,11 @@ Layer map (theirs -> ours):  formatLayer -> dense;  groupScale0.0 -> blocks.0.2;
 scaleLayers.i.0 / .1 -> blocks.(i+1).1 / .4;  toRGBLayers.i -> to_rgb.i.
 """
 import math
-import pickle
-import types
 from pathlib import Path
 
 import torch
 
+from gan_zoo.checkpoints import safe_load
 from gan_zoo.errors import UserError
 from gan_zoo.networks.progan import Generator
 
@@ -29,20 +28,15 @@ URLS = {
 
 
 class _Config:
-    """Stands in for their pickled `models.utils.config.BaseConfig` (we need only its attributes)."""
+    """Stands in for their pickled `models.utils.config.BaseConfig` (we need only its attributes). It is the
+    one class allowed beside tensors and plain values when their file is read with weights_only=True; its
+    state is set as plain attributes, so nothing in the file runs."""
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
 
 
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if module.startswith("models."):  # their package is not needed to read their checkpoints
-            return _Config
-        return super().find_class(module, name)
-
-
-_PICKLE = types.SimpleNamespace(Unpickler=_Unpickler, load=lambda f, **kw: _Unpickler(f, **kw).load(), __name__="pickle")
+_THEIR_CLASSES = [(_Config, "models.utils.config.BaseConfig")]
 
 
 def _fetch(name_or_path: str) -> Path:
@@ -98,7 +92,10 @@ def load_pgan_generator(name_or_path: str, average: bool = True) -> Generator:
     """pytorch_GAN_zoo's PGAN generator as a gan_zoo Generator (their averaged generator if `average`)."""
     path = _fetch(name_or_path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_PICKLE)
+        with torch.serialization.safe_globals(_THEIR_CLASSES):
+            checkpoint = safe_load(path, "pytorch_GAN_zoo checkpoint")
+    except UserError:
+        raise
     except Exception as e:
         raise UserError(f"'{path}' is not a readable pytorch_GAN_zoo checkpoint ({type(e).__name__}: {e})") from e
     netG = checkpoint["avgG"] if average and "avgG" in checkpoint else checkpoint["netG"]

@@ -1,0 +1,87 @@
+"""What every gan-zoo command shares: where the configs are, and how bad input ends (one line on stderr
+starting `gan-zoo: error:`, exit code 2, no traceback), whether Hydra or gan_zoo finds it."""
+import os
+import re
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf.errors import OmegaConfBaseException
+
+from gan_zoo.errors import UserError
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # the repository's conf/ (editable install)
+
+
+def fail(message: str, code: int = 2):
+    print("gan-zoo: error: " + " ".join(str(message).split()), file=sys.stderr)
+    sys.exit(code)
+
+
+@contextmanager
+def report_user_error(on_error=None):
+    """Turn a UserError (also one wrapped by Hydra's instantiate or Lightning) into one line and exit 2.
+    `on_error` runs first (e.g. to remove the folder a failed start made)."""
+    try:
+        yield
+    except Exception as e:
+        cause = e
+        while cause is not None and not isinstance(cause, UserError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        if on_error is not None:
+            on_error()
+        fail(str(cause))
+
+
+def hydra_error_message(error: Exception) -> str | None:
+    """One line for the errors Hydra raises on a bad command line, or None for any other error."""
+    text = str(error)
+    if isinstance(error, MissingConfigException):
+        found = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
+        if found:
+            group, option = found.groups()
+            options = ", ".join(error.options or []) or "see conf/" + group
+            return f"no option '{option}' in config group '{group}' ({group}={option}): choose one of {options}"
+        return text.splitlines()[0]
+    if isinstance(error, ConfigCompositionException):
+        found = re.search(r"Could not override '([^']+)'.*use \+(\S+)", text, re.S)
+        if found:
+            key, override = found.groups()
+            return (f"unknown setting '{key}' ({override}): check its spelling (`--cfg job` prints every setting), "
+                    f"or add a new key with +{override}")
+        cause = f" ({error.__cause__})" if error.__cause__ else ""
+        return text + cause
+    if isinstance(error, OverrideParseException):
+        return f"bad command-line override: {text.splitlines()[0]} (form: key=value, group=option, +new_key=value)"
+    if isinstance(error, OmegaConfBaseException) and not _raised_in_gan_zoo(error):  # e.g. name=${nope}
+        key = f"{error.full_key}: " if getattr(error, "full_key", None) else ""
+        return f"{key}{text.splitlines()[0]} (check the ${{...}} references in the overrides)"
+    return None
+
+
+def _raised_in_gan_zoo(error: Exception) -> bool:
+    """Whether the error comes from gan_zoo's own code (a bug to show in full), not from Hydra's set-up."""
+    package = str(Path(__file__).parent)
+    return any(frame.filename.startswith(package) and frame.filename != __file__
+               for frame in traceback.extract_tb(error.__traceback__))
+
+
+def run(hydra_main) -> None:
+    """Run a @hydra.main function; Hydra's own errors for a bad command line end like a UserError."""
+    full_error = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its multi-line report and exiting 1
+    try:
+        hydra_main()
+    except Exception as e:
+        if full_error == "1" or (message := hydra_error_message(e)) is None:
+            raise
+        fail(message)
+    finally:
+        if full_error is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = full_error

@@ -1,0 +1,116 @@
+"""Checks of a composed run config before anything is built or written: required values, and the type and
+range of every documented setting. Each failure is one UserError naming the setting, the bad value and a
+good one. (Unknown keys and groups are Hydra's to catch; `gan_zoo.cli` words those errors the same way.)"""
+from numbers import Number
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from gan_zoo.errors import UserError
+from gan_zoo.resume import parse_duration
+
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
+
+
+def _int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, Number) and not isinstance(value, bool)
+
+
+def _duration(value) -> bool:
+    try:
+        parse_duration(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _devices(value) -> bool:
+    if isinstance(value, str):
+        return value == "auto" or all(part.strip().isdigit() for part in value.strip(",").split(",")) or value == "-1"
+    if _int(value):
+        return value >= 1 or value == -1
+    return isinstance(value, list) and all(_int(v) and v >= 0 for v in value) and len(value) > 0
+
+
+# setting -> (is the value good?, what a good value looks like). Settings absent from a config are skipped.
+RULES = {
+    "seed": (_int, "a whole number"),
+    "trainer.max_epochs": (lambda v: _int(v) and (v >= 1 or v == -1), "a whole number >= 1 (-1 = no limit)"),
+    "trainer.max_kimg": (lambda v: v is None or (_number(v) and v > 0), "thousands of images > 0, e.g. 500 (null = no budget)"),
+    "trainer.max_time": (_duration, "a duration such as 11h30m, 45m or 00:11:30:00 (null = no limit)"),
+    "trainer.log_every_n_steps": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "trainer.limit_train_batches": (
+        lambda v: v is None or (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
+        "a whole number of batches >= 1, a fraction in (0, 1], or null = all"),
+    "trainer.precision": (lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
+    "trainer.accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
+    "trainer.devices": (_devices, "a number of devices >= 1, -1 (all), auto, or a list of device indices"),
+    "trainer.deterministic": (lambda v: isinstance(v, bool) or v == "warn", "true, false or warn"),
+    "data.resolution": (lambda v: _int(v) and v >= 4, "a whole number >= 4 (a power of two for every model)"),
+    "data.channels": (lambda v: v in (1, 3), "1 (grayscale) or 3 (RGB)"),
+    "data.batch_size": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "data.num_workers": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = load in the main process)"),
+    "model.generator.latent_dim": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "model.generator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "model.discriminator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "model.module.n_critic": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "model.module.ema_half_life_images": (lambda v: _number(v) and v >= 0, "a number of images >= 0 (0 = no EMA)"),
+    "model.module.num_samples": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "model.module.g_optimizer.lr": (lambda v: _number(v) and v > 0, "a number > 0, e.g. 2e-4"),
+    "model.module.d_optimizer.lr": (lambda v: _number(v) and v > 0, "a number > 0, e.g. 2e-4"),
+    "metrics.evaluate.every_n_epochs": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "metrics.evaluate.evaluator.num_real": (lambda v: _int(v) and v >= 2, "a whole number >= 2"),
+    "metrics.evaluate.evaluator.num_fake": (lambda v: _int(v) and v >= 2, "a whole number >= 2"),
+    "metrics.evaluate.evaluator.batch_size": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "callbacks.checkpoint.save_top_k": (lambda v: _int(v) and v >= -1, "a whole number >= 0, or -1 = keep all"),
+    "callbacks.samples.every_n_epochs": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "name": (lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v, "a non-empty folder name without '/'"),
+}
+
+# How to give a required value that has no default.
+REQUIRED_HINTS = {"data.dataset.root": "data.dataset.root=/path/to/images"}
+
+
+def check_required(cfg: DictConfig, prefix: str = "") -> None:
+    """A UserError for the first required value (`???`) that was not given."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        key = prefix + missing[0]
+        how = REQUIRED_HINTS.get(key, f"{key}=<value>")
+        raise UserError(f"{key} is required and was not given: add {how} to the command")
+
+
+def check_values(cfg: DictConfig, rules: dict = RULES) -> None:
+    """A UserError for the first setting whose value is of the wrong type or out of range."""
+    for key, (good, expected) in rules.items():
+        value = OmegaConf.select(cfg, key, default="<absent>")
+        if isinstance(value, str) and value == "<absent>":
+            continue
+        if isinstance(value, DictConfig) or not good(value):
+            raise UserError(f"{key}={OmegaConf.to_yaml(value).strip() if isinstance(value, DictConfig) else value!r} "
+                            f"is not valid: give {expected}")
+
+
+def check_devices(cfg: DictConfig) -> None:
+    """A UserError when a GPU is asked for and none is visible."""
+    accelerator = OmegaConf.select(cfg, "trainer.accelerator")
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise UserError(f"trainer.accelerator={accelerator} but no CUDA GPU is visible to PyTorch: "
+                        "use trainer=cpu (or check the driver with nvidia-smi)")
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Everything that can be told from the config alone, before a folder is made or data is read."""
+    check_required(cfg)
+    try:
+        check_values(cfg)
+        OmegaConf.to_container(cfg, resolve=True)  # every ${...} resolves
+    except OmegaConfBaseException as e:  # e.g. an interpolation to a key that does not exist
+        raise UserError(f"{e.full_key or 'config'}: {str(e).splitlines()[0]} (check the ${{...}} references given)") from e
+    check_devices(cfg)
