@@ -74,7 +74,8 @@ RULES = {
 }
 
 # How to give a required value that has no default.
-REQUIRED_HINTS = {"data.dataset.root": "data.dataset.root=/path/to/images"}
+REQUIRED_HINTS = {"data.dataset.root": "data.dataset.root=/path/to/images",
+                  "ckpt": "ckpt=checkpoints/<name>/<run>/last.ckpt"}
 
 
 def check_required(cfg: DictConfig, prefix: str = "") -> None:

@@ -13,12 +13,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_zoo.checkpoints import ema_generator, load_checkpoint, run_config
+from gan_zoo.config_checks import check_required
 from gan_zoo.errors import UserError
 from gan_zoo import cli
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 
 
 def evaluate(cfg: DictConfig) -> dict:
+    check_required(cfg)
     checkpoint = load_checkpoint(cfg.ckpt)
     run = OmegaConf.create(run_config(checkpoint, cfg.ckpt))
     if cfg.get("metrics"):  # a protocol chosen now, resolved against the run's data and paths

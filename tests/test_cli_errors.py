@@ -42,3 +42,10 @@ def test_bad_override_is_one_line_exit_2_and_writes_nothing(tmp_path, overrides,
     assert result.stderr.startswith("gan-zoo: error: ") and message in result.stderr, result.stderr
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written == [], written
+
+
+@pytest.mark.slow
+def test_eval_without_a_checkpoint_is_one_line(tmp_path):
+    result = run_cli([], cwd=tmp_path, module="gan_zoo.evaluate")
+    assert result.returncode == 2
+    assert result.stderr == "gan-zoo: error: ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the command\n"
