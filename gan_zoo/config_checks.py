@@ -56,6 +56,7 @@ RULES = {
     "data.channels": (lambda v: v in (1, 3), "1 (grayscale) or 3 (RGB)"),
     "data.batch_size": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "data.num_workers": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = load in the main process)"),
+    "data.holdout": (lambda v: _int(v) and v >= 0, "a whole number of images >= 0 (0 = none held out)"),
     "model.generator.latent_dim": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.generator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.discriminator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),

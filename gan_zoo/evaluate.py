@@ -1,7 +1,10 @@
-"""`gan-zoo-eval ckpt=PATH [metrics=inception ...]`: FID / IS / KID of a saved checkpoint's EMA generator.
+"""`gan-zoo-eval ckpt=PATH [metrics=inception ...] [memorization=true]`: FID / IS / KID and
+precision / recall / density / coverage of a saved checkpoint's EMA generator, and optionally the
+training-data copying check (`gan_zoo.metrics.memorization`).
 
 The networks, data and (unless overridden) the metrics protocol come from the checkpoint's stored
-config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metrics.json).
+config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metrics.json); the copying check
+writes <ckpt>.memorization.json and a grid, <ckpt>.memorization.png.
 """
 import json
 import sys
@@ -12,11 +15,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from torchvision.utils import make_grid, save_image
+
+from gan_zoo import api, cli
 from gan_zoo.checkpoints import ema_generator, load_checkpoint, run_config
+from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_required
 from gan_zoo.errors import UserError
-from gan_zoo import cli
-from gan_zoo.cli import CONFIG_DIR, report_user_error
+from gan_zoo.metrics.memorization import copying_statistics
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -36,6 +42,8 @@ def evaluate(cfg: DictConfig) -> dict:
     real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)
     features, logits = evaluator.fake_features(generator, generator.latent_dim, device)
     metrics = evaluator.compute(real, features, logits)
+    if cfg.memorization:
+        memorization_check(cfg, generator, datamodule, OmegaConf.to_container(run, resolve=True), device)
     return {
         "checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
         "epoch": checkpoint.get("epoch"),
@@ -43,6 +51,28 @@ def evaluate(cfg: DictConfig) -> dict:
         "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
         "protocol": evaluator.protocol(len(real)),
     }
+
+
+def memorization_check(cfg: DictConfig, generator, datamodule, run: dict, device) -> dict:
+    """The copying check: numbers to <ckpt>.memorization.json, the generated images nearest to a training image
+    beside their 3 nearest training images to <ckpt>.memorization.png."""
+    extractor = api.run_extractor(run, cfg.memorization_space)
+    generated = api.generate_images(generator, cfg.memorization_num, seed=cfg.memorization_seed)
+    train = api.extract_features(extractor, datamodule.dataset, device=device)
+    held_out = datamodule.holdout_dataset
+    holdout = api.extract_features(extractor, held_out, device=device) if held_out is not None else None
+    numbers, dist, idx = copying_statistics(train, api.extract_features(extractor, generated, device=device), holdout)
+    numbers = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "space": extractor.name, **numbers}
+    order = dist[:, 0].argsort()[: cfg.memorization_rows]  # the generated images nearest to a training image
+    rows = [torch.stack([generated[i], *(datamodule.dataset[int(j)][0] for j in idx[i])]) for i in order]
+    base = str(Path(cfg.ckpt).expanduser())
+    save_image(make_grid(torch.cat(rows), nrow=1 + idx.shape[1], normalize=True, value_range=(-1, 1)),
+               base + ".memorization.png")
+    Path(base + ".memorization.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    print(json.dumps(numbers, indent=2))
+    print(f"copying check written to {base}.memorization.json and .png (rows: a generated image, then its 3 "
+          "nearest training images)", file=sys.stderr)
+    return numbers
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

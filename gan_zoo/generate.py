@@ -13,20 +13,10 @@ import torch
 from omegaconf import DictConfig
 from torchvision.utils import make_grid, save_image
 
-from gan_zoo.checkpoints import ema_generator, load_checkpoint
-from gan_zoo.errors import UserError
 from gan_zoo import cli
+from gan_zoo.api import load_generator
 from gan_zoo.cli import CONFIG_DIR, report_user_error
-
-
-def pretrained_generator(spec: str) -> torch.nn.Module:
-    """'pytorch_gan_zoo:<name or file>' -> an imported generator."""
-    source, _, name = spec.partition(":")
-    if source != "pytorch_gan_zoo" or not name:
-        raise UserError(f"pretrained={spec!r}: expected pytorch_gan_zoo:<celebAHQ-256|celebAHQ-512|DTD|celeba|file>")
-    from gan_zoo.pretrained.pytorch_gan_zoo import load_pgan_generator
-
-    return load_pgan_generator(name)
+from gan_zoo.errors import UserError
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -40,11 +30,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(cfg: DictConfig) -> Path:
-    if bool(cfg.ckpt) == bool(cfg.pretrained):
-        raise UserError("give exactly one of ckpt=<gan_zoo checkpoint> or pretrained=pytorch_gan_zoo:<name>")
-    generator = ema_generator(load_checkpoint(cfg.ckpt), cfg.ckpt) if cfg.ckpt else pretrained_generator(cfg.pretrained)
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
-    generator.to(device)
+    generator = load_generator(cfg.ckpt, cfg.pretrained, device).generator
     seed = torch.Generator().manual_seed(cfg.seed)
     if cfg.interpolate:  # each row morphs from one random latent to another
         a, b = (torch.randn(cfg.rows, generator.latent_dim, generator=seed) for _ in range(2))

@@ -4,7 +4,7 @@ from typing import Callable
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_zoo.data.sampler import ResumableRandomSampler
 from gan_zoo.errors import UserError
@@ -20,6 +20,7 @@ class GANDataModule(L.LightningDataModule):
         num_workers: int = 0,  # DataLoader worker processes, 0 = load in the main process
         drop_last: bool = True,  # keep every batch the same size (BatchNorm, EMA decay)
         seed: int = 0,  # the order of the images in every epoch follows from it
+        holdout: int = 0,  # images kept out of training (a fixed random subset), for copying checks; 0 = none
     ):
         super().__init__()
         if channels not in (1, 3):
@@ -37,6 +38,16 @@ class GANDataModule(L.LightningDataModule):
         self._resume = None  # (epoch, items) to start the sampler at, from a checkpoint
         self._dataset_factory = dataset
         self.dataset = dataset(resolution=resolution, channels=channels)
+        self.holdout = holdout
+        self.holdout_dataset = None
+        if holdout:
+            if not 0 < holdout < len(self.dataset):
+                raise UserError(f"data.holdout={holdout} must be between 1 and the {len(self.dataset) - 1} images "
+                                "that leave some for training (0 = no held-out images)")
+            # its own seed, not data.seed: runs with other seeds hold out the same images
+            order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(2**31 - 1)).tolist()
+            self.holdout_dataset = Subset(self.dataset, sorted(order[:holdout]))
+            self.dataset = Subset(self.dataset, sorted(order[holdout:]))
         if drop_last and len(self.dataset) < batch_size:
             raise UserError(
                 f"the dataset has {len(self.dataset)} images, fewer than data.batch_size={batch_size}: lower the batch size"
@@ -52,6 +63,7 @@ class GANDataModule(L.LightningDataModule):
             "resolution": self.resolution,
             "channels": self.channels,
             "size": len(self.dataset),
+            **({"holdout": self.holdout} if self.holdout else {}),
         }
 
     def train_dataloader(self) -> DataLoader:

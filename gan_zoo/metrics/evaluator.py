@@ -4,7 +4,8 @@ Protocol (recorded with every result): `num_real` real images (a fixed-seed rand
 real split) and `num_fake` images from the EMA generator (fixed-seed latents); both go through the
 same uint8 quantization before the extractor; the extractor's name, weights hash and resize method.
 The metrics themselves are torchmetrics' (FrechetInceptionDistance, KernelInceptionDistance,
-InceptionScore), fed with features computed once per image (the extractor runs once for all three).
+InceptionScore), fed with features computed once per image (the extractor runs once for all of them);
+precision, recall, density and coverage (`gan_zoo.metrics.prdc`, k nearest neighbours) use the same features.
 Real features are cached on disk, keyed by everything they depend on.
 """
 import hashlib
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
+
+from gan_zoo.metrics.prdc import prdc
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ class Evaluator:
         kid_subset_size: int = 1000,  # KID subset size (capped at num_real and num_fake)
         kid_subsets: int = 100,
         is_splits: int = 10,  # IS is averaged over this many splits of the fake set
+        prdc_k: int = 5,  # k of the k-NN balls for precision/recall/density/coverage (Naeem et al. 2020), 0 = off
         real_split: str = "train",  # recorded: the split the real images come from (the training data's)
         cache_dir: str | None = "~/.cache/gan_zoo/real_features",  # None = no cache
         seed: int = 0,  # seeds the real subset, the fake latents and KID/IS's random subsets
@@ -53,6 +57,7 @@ class Evaluator:
         self.extractor = extractor.eval()
         self.num_real, self.num_fake, self.batch_size = num_real, num_fake, batch_size
         self.kid_subset_size, self.kid_subsets, self.is_splits = kid_subset_size, kid_subsets, is_splits
+        self.prdc_k = prdc_k
         self.real_split = real_split
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.seed = seed
@@ -67,6 +72,7 @@ class Evaluator:
             "num_fake": self.num_fake,
             "real_split": self.real_split,
             "seed": self.seed,
+            "prdc_k": self.prdc_k,
         }
 
     @torch.no_grad()
@@ -77,7 +83,8 @@ class Evaluator:
     def real_features(self, dataset, data_id: dict, device="cpu") -> torch.Tensor:
         """Features [num_real, D] of a fixed random subset of `dataset`, from the cache when there."""
         n = min(self.num_real, len(dataset))
-        key = json.dumps({"data": data_id, **self.protocol(n)}, sort_keys=True, default=str)
+        protocol = {k: v for k, v in self.protocol(n).items() if k != "prdc_k"}  # what the features depend on
+        key = json.dumps({"data": data_id, **protocol}, sort_keys=True, default=str)
         path = None
         if self.cache_dir is not None:
             digest = hashlib.sha256(key.encode()).hexdigest()[:20]
@@ -117,7 +124,7 @@ class Evaluator:
         return torch.cat(features), (torch.cat(logits) if logits[0] is not None else None)
 
     def compute(self, real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None) -> dict:
-        """{"fid": ..., "kid": ..., "kid_std": ..., "is": ..., "is_std": ...} (IS only with logits)."""
+        """{"fid", "kid", "kid_std", "is", "is_std" (only with logits), "precision", "recall", "density", "coverage"}."""
         fake = fake[: self.num_fake]
         fake_logits = fake_logits[: self.num_fake] if fake_logits is not None else None
         dim = real.shape[1]
@@ -139,4 +146,6 @@ class Evaluator:
                 inception_score.update(fake_logits)
                 is_mean, is_std = inception_score.compute()
                 results |= {"is": is_mean.item(), "is_std": is_std.item()}
+        if self.prdc_k:
+            results |= prdc(real, fake, self.prdc_k)
         return results

@@ -88,3 +88,16 @@ class FashionClassifierExtractor(nn.Module):
 
     def train(self, mode: bool = True):
         return super().train(False)  # BatchNorm stays in inference mode
+
+
+class PixelExtractor(nn.Module):
+    """The pixels themselves as features (uint8 scaled to [0, 1], flattened): the plainest space for the
+    copying check, where a near-copy is near in every sense."""
+
+    name = "pixels"
+    resize = "none"
+    weights_sha256 = "none"
+    has_logits = False
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return images.float().flatten(1) / 255.0, None
