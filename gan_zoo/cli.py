@@ -5,6 +5,7 @@ import re
 import sys
 import traceback
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
@@ -12,7 +13,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from gan_zoo.errors import UserError
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # the repository's conf/ (editable install)
+# The repository's conf/, installed as the package gan_zoo.conf (an editable install maps it to conf/ itself).
+CONFIG_DIR = str(resources.files("gan_zoo.conf"))
 
 
 def fail(message: str, code: int = 2):
