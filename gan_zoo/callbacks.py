@@ -1,4 +1,4 @@
-"""Callbacks: sample grids from the fixed latent batch, and images/s in the progress bar."""
+"""Callbacks: sample grids from the fixed latent batch, plots of the run, and images/s in the progress bar."""
 import time
 from pathlib import Path
 
@@ -6,7 +6,18 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
+from PIL import Image
+from torchvision.transforms.functional import to_pil_image
 from torchvision.utils import make_grid, save_image
+
+from gan_zoo.plots import plot_losses, plot_metrics
+
+
+def log_images(trainer: L.Trainer, key: str, images: list[Image.Image], caption: str) -> None:
+    """Send PIL images to every wandb logger of the run (PIL: wandb reads float tensors as 0-255, i.e. black)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key, images, step=trainer.global_step, caption=[caption] * len(images))
 
 
 class SampleGrid(L.Callback):
@@ -36,9 +47,25 @@ class SampleGrid(L.Callback):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / f"epoch_{trainer.current_epoch:04d}.png"
         save_image(grid, path)
+        log_images(trainer, "samples", [to_pil_image(grid.clamp(0, 1))], f"epoch {trainer.current_epoch}")
+
+
+class RunPlots(L.Callback):
+    """After every epoch's evaluation: <run_dir>/plots/metrics.png (FID, KID, IS, precision/recall... against
+    kimg) and plots/losses.png, refreshed, and sent to wandb when it is on. Listed after the metrics callback
+    (train.py builds the metrics callbacks first), so each epoch's plot holds that epoch's evaluation."""
+
+    def __init__(self, run_dir: str):
+        self.run_dir = Path(run_dir)
+
+    @rank_zero_only
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image("samples", [grid], step=trainer.global_step, caption=[f"epoch {trainer.current_epoch}"])
+            logger.save()  # the CSV rows of this epoch, before reading them
+        for name, plot in (("metrics", plot_metrics), ("losses", plot_losses)):
+            if (path := plot(self.run_dir)) is not None:
+                with Image.open(path) as image:
+                    log_images(trainer, f"plots/{name}", [image.copy()], f"epoch {trainer.current_epoch}")
 
 
 class ImagesPerSecond(L.Callback):

@@ -11,6 +11,7 @@ from pathlib import Path
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
+from gan_zoo import console
 from gan_zoo.errors import UserError
 
 # The repository's conf/, installed as the package gan_zoo.conf (an editable install maps it to conf/ itself).
@@ -74,6 +75,7 @@ def _raised_in_gan_zoo(error: Exception) -> bool:
 
 def run(hydra_main) -> None:
     """Run a @hydra.main function; Hydra's own errors for a bad command line end like a UserError."""
+    console.quiet()
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its multi-line report and exiting 1
     try:

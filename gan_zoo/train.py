@@ -4,7 +4,6 @@ A straight line: data -> networks (sized by the data) -> GANModule -> callbacks,
 """
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 import hydra
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 # gan_zoo never logs with sync_dist: its epoch-level values are the same on every process (images/s counts
 # all of them; metrics are broadcast), and a lazy sync is a collective that only rank 0's progress bar
 # enters, which deadlocks DDP. Every collective is explicit, in a hook that runs on every process.
-warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting.*")
+# (Lightning's advice to use sync_dist is among the messages gan_zoo.console drops.)
 
 
 def train(cfg: DictConfig) -> L.Trainer:
@@ -86,7 +85,8 @@ def _build(cfg: DictConfig, paths):
         datamodule.batch_size_fn = lambda: module.schedule.batch_size(
             int(module.images_seen), len(datamodule.dataset), module.generator.max_level, datamodule.batch_size)
         trainer_overrides["reload_dataloaders_every_n_epochs"] = 1
-    callbacks = [instantiate(c) for c in [*(cfg.callbacks or {}).values(), *(cfg.metrics or {}).values()]]
+    # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
+    callbacks = [instantiate(c) for c in [*(cfg.metrics or {}).values(), *(cfg.callbacks or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time)]
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:

@@ -1,0 +1,32 @@
+"""What a run prints: messages a user cannot act on are dropped here, each with its reason, so that the first
+screen of a run shows the run (tests/test_console.py reads a default run's first 30 lines)."""
+import logging
+import warnings
+
+# (message pattern, why it is not worth a user's attention)
+IGNORED_WARNINGS = [
+    (r".*isinstance\(treespec, LeafSpec\).*", "Lightning's own use of a torch API deprecated in torch 2.9+"),
+    (r".*when logging on epoch level in distributed setting.*",
+     "gan_zoo logs values that are equal on every process; a lazy sync would deadlock DDP (see gan_module)"),
+    (r".*torch.distributed.nn.functional.all_gather is deprecated.*", "Lightning's all_gather, not ours"),
+    (r".*will save all extracted features in buffer.*", "torchmetrics on features gan_zoo extracts itself, bounded N"),
+]
+IGNORED_LOG_LINES = [
+    "litlogger",  # Lightning's advertisement for its cloud logger
+    "Skipping setting a default `ModelSummary`",  # gan_zoo configures its own (callbacks.model_summary)
+]
+
+
+class _DropLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in IGNORED_LOG_LINES)
+
+
+def quiet() -> None:
+    """Install the filters (idempotent)."""
+    for pattern, _ in IGNORED_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLines) for f in logger.filters):
+            logger.addFilter(_DropLines())
