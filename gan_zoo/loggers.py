@@ -38,6 +38,14 @@ def wandb_logger(save_dir: str, mode: str | None = None, **kwargs) -> WandbLogge
     return WandbLogger(save_dir=save_dir, offline=mode != "online", log_model=False, **kwargs)
 
 
+def finish(loggers) -> None:
+    """End the wandb runs of a finished fit: a run left open would take the next fit's logs in this process
+    (Lightning reuses `wandb.run`), e.g. two trainings in one notebook."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            logger.experiment.finish()
+
+
 class _AppendingWriter(ExperimentWriter):
     """Lightning's CSV writer deletes an existing metrics.csv; this one continues it (resume)."""
 

@@ -20,6 +20,7 @@ from gan_zoo.checkpoints import (AtomicCheckpointIO, architecture_differences, l
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_train_config
 from gan_zoo.errors import UserError
+from gan_zoo.loggers import finish as finish_loggers
 from gan_zoo.resume import RNGState, SafeStop, StopTraining
 from gan_zoo.run_dirs import discard_launch_dir, resolve_run
 from gan_zoo.run_lock import RunLock
@@ -46,7 +47,10 @@ def train(cfg: DictConfig) -> L.Trainer:
         if paths.run_dir.resolve() != launch_dir.resolve():  # a resume logs into its run's own folder
             discard_launch_dir(launch_dir)
         started = True
-        fit()
+        try:
+            fit()
+        finally:
+            finish_loggers(trainer.loggers)
         return trainer
     finally:
         if lock is not None:

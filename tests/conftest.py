@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
@@ -6,3 +8,12 @@ from hydra.core.global_hydra import GlobalHydra
 def _clear_hydra():
     yield
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(autouse=True)
+def _finish_wandb():
+    """A wandb run left open would swallow the next test's run (Lightning reuses `wandb.run`)."""
+    yield
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
