@@ -35,6 +35,19 @@ class SampleGrid(L.Callback):
         self.nrow = nrow
 
     @rank_zero_only
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """samples/real.png once per run: real training images to compare the samples with."""
+        path = self.out_dir / "real.png"
+        dataset = getattr(trainer.datamodule, "dataset", None)
+        if path.exists() or dataset is None:
+            return
+        n = min(len(pl_module.sample_z), len(dataset))
+        picks = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n]
+        images = torch.stack([dataset[int(i)][0] for i in picks])  # [N, C, H, W] in [-1, 1]
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_image(make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1)), path)
+
+    @rank_zero_only
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
@@ -96,6 +109,16 @@ class ImagesPerSecond(L.Callback):
         seconds = time.perf_counter() - self.epoch_start
         if self.epoch_images:  # already counts every process's images; no sync_dist: see gan_zoo/train.py
             pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True)
+
+
+class LogEveryEpoch(L.Callback):
+    """Lowers the logging interval to the number of batches in an epoch when an epoch is shorter (a few hundred
+    paintings, or `trainer.limit_train_batches`): otherwise no loss would ever reach metrics.csv."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        batches = trainer.num_training_batches
+        if isinstance(batches, int) and 0 < batches < trainer.log_every_n_steps:
+            trainer.log_every_n_steps = batches
 
 
 class StoreConfig(L.Callback):

@@ -111,6 +111,15 @@ def run_config(checkpoint: dict, path: str | Path) -> dict:
     return checkpoint["gan_zoo_config"]
 
 
+def epochs_of(checkpoint: dict) -> tuple[int, int]:
+    """(the epoch its weights come from, 0-based: the last epoch trained, in part for a mid-epoch save; the
+    number of whole epochs completed). The same epoch that metrics.jsonl and the file names give, whether
+    the file was saved in an epoch's end hooks (Lightning's `epoch` field equals it) or after training
+    ended (where that field is one more)."""
+    progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]
+    return progress["started"] - 1, progress["completed"]
+
+
 def ema_generator(checkpoint: dict, path: str | Path) -> torch.nn.Module:
     """The EMA generator of a gan_zoo checkpoint, built from the config stored in it, in eval mode."""
     from hydra.utils import instantiate

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_zoo import console
@@ -73,9 +74,24 @@ def _raised_in_gan_zoo(error: Exception) -> bool:
                for frame in traceback.extract_tb(error.__traceback__))
 
 
+def _is_sweep(value: str) -> bool:
+    """Whether a command-line value gives several values (Hydra's sweep syntax: a,b  range(..)  choice(..))."""
+    if re.match(r"(range|choice|glob|interval)\(", value):
+        return True
+    return "," in value and not value.startswith(("[", "{", "'", '"'))
+
+
+def swept_values(task_overrides) -> str:
+    """The job's values of the settings swept on the command line, for its folder name: `loss=hinge,seed=1`."""
+    swept = {arg.split("=", 1)[0].lstrip("+~") for arg in sys.argv[1:] if "=" in arg and _is_sweep(arg.split("=", 1)[1])}
+    parts = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") in swept]
+    return ",".join(parts).replace("/", "-") or "job"
+
+
 def run(hydra_main) -> None:
     """Run a @hydra.main function; Hydra's own errors for a bad command line end like a UserError."""
     console.quiet()
+    OmegaConf.register_new_resolver("swept", swept_values, replace=True)  # sweep job folder names
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its multi-line report and exiting 1
     try:

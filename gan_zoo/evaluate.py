@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api, cli
-from gan_zoo.checkpoints import ema_generator, load_checkpoint, run_config
+from gan_zoo.checkpoints import ema_generator, epochs_of, load_checkpoint, run_config
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_required
 from gan_zoo.errors import UserError
@@ -46,7 +46,7 @@ def evaluate(cfg: DictConfig) -> dict:
         memorization_check(cfg, generator, datamodule, OmegaConf.to_container(run, resolve=True), device)
     return {
         "checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
-        "epoch": checkpoint.get("epoch"),
+        "epoch": epochs_of(checkpoint)[0],
         "kimg": int(checkpoint["state_dict"]["images_seen"]) / 1000,
         "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
         "protocol": evaluator.protocol(len(real)),

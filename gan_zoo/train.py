@@ -14,8 +14,8 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_zoo import cli
-from gan_zoo.callbacks import StoreConfig
-from gan_zoo.checkpoints import (AtomicCheckpointIO, architecture_differences, load_checkpoint,
+from gan_zoo.callbacks import LogEveryEpoch, StoreConfig
+from gan_zoo.checkpoints import (AtomicCheckpointIO, architecture_differences, epochs_of, load_checkpoint,
                                  remove_stale_temporaries, run_config)
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_train_config
@@ -24,6 +24,7 @@ from gan_zoo.loggers import finish as finish_loggers
 from gan_zoo.resume import RNGState, SafeStop, StopTraining
 from gan_zoo.run_dirs import discard_launch_dir, resolve_run
 from gan_zoo.run_lock import RunLock
+from gan_zoo.summary import continue_command, run_summary
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def train(cfg: DictConfig) -> L.Trainer:
             fit()
         finally:
             finish_loggers(trainer.loggers)
+        if rank_zero_only.rank == 0:
+            print(_summary(cfg, trainer, paths))
         return trainer
     finally:
         if lock is not None:
@@ -64,12 +67,16 @@ def _build(cfg: DictConfig, paths):
         cfg.paths.ckpt_dir = str(paths.ckpt_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     if paths.ckpt_path is not None:  # the networks come from the checkpoint: today's config must agree
-        stored = run_config(load_checkpoint(paths.ckpt_path), paths.ckpt_path)
-        if differences := architecture_differences(stored, config):
+        checkpoint = load_checkpoint(paths.ckpt_path)
+        if differences := architecture_differences(run_config(checkpoint, paths.ckpt_path), config):
             raise UserError(
                 f"'{paths.ckpt_path}' was trained with other networks than this config builds: "
                 + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)"
             )
+        completed, max_epochs = epochs_of(checkpoint)[1], cfg.trainer.max_epochs
+        if max_epochs != -1 and completed >= max_epochs:
+            raise UserError(f"the run of '{paths.ckpt_path}' is finished: it trained {completed} epochs and "
+                            f"trainer.max_epochs={max_epochs}; raise it to continue (e.g. trainer.max_epochs={2 * completed})")
         log.info(f"resuming from {paths.ckpt_path}")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
@@ -91,7 +98,7 @@ def _build(cfg: DictConfig, paths):
         trainer_overrides["reload_dataloaders_every_n_epochs"] = 1
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
     callbacks = [instantiate(c) for c in [*(cfg.metrics or {}).values(), *(cfg.callbacks or {}).values()]]
-    callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time)]
+    callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time), LogEveryEpoch()]
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(config)
@@ -101,6 +108,14 @@ def _build(cfg: DictConfig, paths):
                           use_distributed_sampler=False, **trainer_overrides)
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
     return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
+
+
+def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:
+    best = next((c.best_model_path for c in trainer.checkpoint_callbacks
+                 if str(c.monitor).startswith("metrics/") and c.best_model_path), None)
+    module = trainer.lightning_module
+    command = continue_command(list(HydraConfig.get().overrides.task), cfg.trainer.max_epochs)
+    return run_summary(paths.run_dir, best, trainer.current_epoch, int(module.images_seen) / 1000, command)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -1,0 +1,36 @@
+"""What a run says when it ends: what it achieved, where its files are, and how to continue it."""
+import json
+import shlex
+from pathlib import Path
+
+
+def _fmt(record: dict, name: str) -> str:
+    return f"{record['metrics']['fid']:.2f} (epoch {record['epoch']}, {record['kimg']:.1f} kimg)" if record else name
+
+
+def continue_command(task_overrides: list[str], max_epochs: int) -> str:
+    """The command line that continues this run for as many epochs again."""
+    kept = [o for o in task_overrides if not o.startswith(("ckpt_path=", "trainer.max_epochs="))]
+    more = f"trainer.max_epochs={2 * max_epochs}" if max_epochs > 0 else None
+    return shlex.join(["gan-zoo-train", *kept, "ckpt_path=last", *([more] if more else [])])
+
+
+def run_summary(
+    run_dir: Path,  # the run's folder (metrics.jsonl, samples/, plots/)
+    best_checkpoint: str | None,  # the best-FID checkpoint, if metrics ran
+    epochs: int,  # whole epochs trained so far
+    kimg: float,  # thousands of images seen so far
+    command: str,  # the command that continues the run
+) -> str:
+    path = run_dir / "metrics.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    lines = [f"gan-zoo: run finished: {epochs} epochs, {kimg:.1f} kimg"]
+    if records:
+        extractor = records[-1]["protocol"]["extractor"]
+        best = min(records, key=lambda r: r["metrics"]["fid"])
+        lines.append(f"  FID ({extractor}): final {_fmt(records[-1], '-')}, best {_fmt(best, '-')}")
+    if best_checkpoint:
+        lines.append(f"  best checkpoint: {best_checkpoint}")
+    lines.append(f"  run folder: {run_dir}  (samples/: sample grids and real.png, plots/: FID and losses)")
+    lines.append(f"  continue: {command}")
+    return "\n".join(lines)
