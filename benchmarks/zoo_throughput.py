@@ -4,9 +4,11 @@ Each model with its default loss and the embedded-preset widths (conf/experiment
 its final level. Printed as one table.
 
     python benchmarks/zoo_throughput.py
+    python benchmarks/zoo_throughput.py --resolutions 32 --precisions 32-true bf16-mixed --rounds 3
 """
 import argparse
 import logging
+import statistics
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -38,6 +40,15 @@ def models(resolution: int, channels: int):
         adam(2.5e-3, (0.0, 0.99)), adam(2.5e-3, (0.0, 0.99)), {"r1": R1(10.0, 16)}, {"pl": PathLength()})
 
 
+def cpu_features() -> str:
+    """The CPU's bf16 support, as Linux reports it: avx512_bf16 / amx_bf16 make bf16 matmuls fast on CPU."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown"
+    return ", ".join(f for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "no avx512"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
@@ -45,24 +56,34 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--precisions", nargs="+", default=["32-true"], help="e.g. 32-true bf16-mixed")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each, alternated; the median is shown")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
     logging.getLogger("lightning").setLevel(logging.ERROR)
     print(f"batch {args.batch}, {args.channels} channels, {args.steps} timed steps, {args.device}, "
-          f"{torch.get_num_threads()} threads")
-    print("| model | " + " | ".join(f"{r}x{r} img/s" for r in args.resolutions) + " |")
-    print("|---|" + "---|" * len(args.resolutions))
-    rows = {}
+          f"{torch.get_num_threads()} threads, CPU: {cpu_features()}, median of {args.rounds} alternated rounds")
+    rates = {}  # (model, resolution, precision) -> [img/s]
     for resolution in args.resolutions:
         n = args.batch * (args.steps + args.warmup)
         loader = DataLoader(TensorDataset(torch.rand(n, args.channels, resolution, resolution) * 2 - 1),
                             batch_size=args.batch, drop_last=True)
-        for name, build in models(resolution, args.channels):
-            torch.manual_seed(0)
-            rows.setdefault(name, []).append(fit_images_per_second(
-                build(), loader, args.steps, args.warmup, accelerator="gpu" if args.device == "cuda" else "cpu"))
-    for name, rates in rows.items():
-        print(f"| {name} | " + " | ".join(f"{r:.1f}" for r in rates) + " |", flush=True)
+        for _ in range(args.rounds):
+            for name, build in models(resolution, args.channels):
+                for precision in args.precisions:
+                    torch.manual_seed(0)
+                    rates.setdefault((name, resolution, precision), []).append(fit_images_per_second(
+                        build(), loader, args.steps, args.warmup, precision=precision,
+                        accelerator="gpu" if args.device == "cuda" else "cpu"))
+    ratio = len(args.precisions) == 2
+    print("| model | resolution | " + " | ".join(f"{p} img/s" for p in args.precisions)
+          + (f" | {args.precisions[1]} / {args.precisions[0]} |" if ratio else " |"))
+    print("|---|---|" + "---|" * (len(args.precisions) + ratio))
+    for name, _ in models(args.resolutions[0], args.channels):
+        for resolution in args.resolutions:
+            medians = [statistics.median(rates[(name, resolution, p)]) for p in args.precisions]
+            cells = " | ".join(f"{m:.1f}" for m in medians) + (f" | {medians[1] / medians[0]:.2f}x" if ratio else "")
+            print(f"| {name} | {resolution}x{resolution} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ class GradientPenalty:
 
     def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-        mixed = torch.lerp(fake.detach(), real.detach(), eps).requires_grad_(True)  # [N, C, H, W]
+        # fake is bf16 under bf16-mixed autocast, real is fp32: mix in the reals' precision
+        mixed = torch.lerp(fake.detach().to(real.dtype), real.detach(), eps).requires_grad_(True)  # [N, C, H, W]
         norm = _grad_norm_sq(discriminator(mixed), mixed).add(1e-12).sqrt()
         return (norm - self.target).square().mean()
 

@@ -184,3 +184,9 @@ def test_run_with_batch_size_per_resolution_and_resume_mid_epoch(tmp_path):
     assert int(resumed["state_dict"]["images_seen"]) == 7 * 40
     for key, value in straight["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
+
+
+def test_bf16_mixed_precision_run_with_the_gradient_penalty(tmp_path):
+    """WGAN-GP mixes bf16 fakes (autocast) with fp32 reals: it used to fail with a dtype error."""
+    trainer = train(compose_config(tmp_path, [*BASE, *PGGAN_TINY, "trainer.precision=bf16-mixed"]))
+    assert trainer.precision == "bf16-mixed" and int(trainer.lightning_module.images_seen) == 3 * 16
