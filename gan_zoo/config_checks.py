@@ -42,7 +42,8 @@ def _devices(value) -> bool:
 RULES = {
     "seed": (_int, "a whole number"),
     "trainer.max_epochs": (lambda v: _int(v) and (v >= 1 or v == -1), "a whole number >= 1 (-1 = no limit)"),
-    "trainer.max_kimg": (lambda v: v is None or (_number(v) and v > 0), "thousands of images > 0, e.g. 500 (null = no budget)"),
+    "trainer.max_kimg": (lambda v: v is None or (_number(v) and v > 0),
+                         "thousands of images > 0, e.g. 500 (null = no budget)"),
     "trainer.max_time": (_duration, "a duration such as 11h30m, 45m or 00:11:30:00 (null = no limit)"),
     "trainer.log_every_n_steps": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "trainer.limit_train_batches": (

@@ -10,6 +10,7 @@ IGNORED_WARNINGS = [
      "gan_zoo logs values that are equal on every process; a lazy sync would deadlock DDP (see gan_module)"),
     (r".*torch.distributed.nn.functional.all_gather is deprecated.*", "Lightning's all_gather, not ours"),
     (r".*will save all extracted features in buffer.*", "torchmetrics on features gan_zoo extracts itself, bounded N"),
+    (r".*your dataloader is not resumable.*", "gan_zoo's sampler resumes mid-epoch exactly (data/sampler.py)"),
     (r".*is smaller than the logging interval.*", "gan_zoo lowers the interval to the epoch's (callbacks.LogEveryEpoch)"),
 ]
 IGNORED_LOG_LINES = [

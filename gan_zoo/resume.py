@@ -191,3 +191,17 @@ class SafeStop(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._stop is not None and trainer.current_epoch + 1 < trainer.max_epochs:
             raise self._stop  # the signal came with the epoch's last batch: stop before the epoch-end work
+
+
+class KimgBudget(L.Callback):
+    """Ends training when images seen reach `max_kimg` thousand (the field's budget unit), after the batch that
+    reaches it (so in whole batches). It ends the epoch there, so the epoch's evaluation and checkpoints run as
+    at any epoch end: the run ends with a final evaluation and a final checkpoint. Images seen are saved in
+    checkpoints, so a resumed run stops at the same count."""
+
+    def __init__(self, max_kimg: float):
+        self.max_images = round(max_kimg * 1000)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if int(pl_module.images_seen) >= self.max_images:
+            trainer.should_stop = True  # the same on every DDP process: images seen count all of them

@@ -21,7 +21,7 @@ from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_train_config
 from gan_zoo.errors import UserError
 from gan_zoo.loggers import finish as finish_loggers
-from gan_zoo.resume import RNGState, SafeStop, StopTraining
+from gan_zoo.resume import KimgBudget, RNGState, SafeStop, StopTraining
 from gan_zoo.run_dirs import discard_launch_dir, resolve_run
 from gan_zoo.run_lock import RunLock
 from gan_zoo.summary import continue_command, run_summary
@@ -77,6 +77,10 @@ def _build(cfg: DictConfig, paths):
         if max_epochs != -1 and completed >= max_epochs:
             raise UserError(f"the run of '{paths.ckpt_path}' is finished: it trained {completed} epochs and "
                             f"trainer.max_epochs={max_epochs}; raise it to continue (e.g. trainer.max_epochs={2 * completed})")
+        kimg, max_kimg = int(checkpoint["state_dict"]["images_seen"]) / 1000, cfg.trainer.get("max_kimg")
+        if max_kimg and kimg >= max_kimg:
+            raise UserError(f"the run of '{paths.ckpt_path}' is finished: it has seen {kimg:g} kimg and "
+                            f"trainer.max_kimg={max_kimg}; raise it to continue (e.g. trainer.max_kimg={2 * max_kimg:g})")
         log.info(f"resuming from {paths.ckpt_path}")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
@@ -99,12 +103,15 @@ def _build(cfg: DictConfig, paths):
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
     callbacks = [instantiate(c) for c in [*(cfg.metrics or {}).values(), *(cfg.callbacks or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time), LogEveryEpoch()]
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if max_kimg := trainer_cfg.pop("max_kimg", None):  # gan_zoo's setting, not Lightning's
+        callbacks.append(KimgBudget(max_kimg))
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(config)
     # max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
     # use_distributed_sampler=False: the data module's sampler shards itself (exact mid-epoch resume under DDP)
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
+    trainer = instantiate(trainer_cfg, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
                           use_distributed_sampler=False, **trainer_overrides)
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
     return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
@@ -114,7 +121,7 @@ def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:
     best = next((c.best_model_path for c in trainer.checkpoint_callbacks
                  if str(c.monitor).startswith("metrics/") and c.best_model_path), None)
     module = trainer.lightning_module
-    command = continue_command(list(HydraConfig.get().overrides.task), cfg.trainer.max_epochs)
+    command = continue_command(list(HydraConfig.get().overrides.task), cfg.trainer.max_epochs, cfg.trainer.get("max_kimg"))
     return run_summary(paths.run_dir, best, trainer.current_epoch, int(module.images_seen) / 1000, command)
 
 

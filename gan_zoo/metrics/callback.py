@@ -1,5 +1,7 @@
 """Evaluate FID / IS / KID at the end of every N epochs, on the EMA generator."""
 import json
+import resource
+import time
 from pathlib import Path
 
 import lightning as L
@@ -24,6 +26,29 @@ class MetricsCallback(L.Callback):
         self.run_dir = Path(run_dir)
         self.every_n_epochs = every_n_epochs
         self.real = None
+        self.train_seconds = 0.0  # before this process's start: the earlier sessions of a resumed run
+        self.peak_memory_gib = 0.0
+
+    def state_dict(self) -> dict:
+        return {"train_seconds": self._seconds_so_far(), "peak_memory_gib": self._peak_memory()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.train_seconds = state.get("train_seconds", 0.0)
+        self.peak_memory_gib = state.get("peak_memory_gib", 0.0)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._start = time.monotonic()
+
+    def _seconds_so_far(self) -> float:
+        return self.train_seconds + (time.monotonic() - self._start if hasattr(self, "_start") else 0.0)
+
+    def _peak_memory(self) -> float:
+        """GiB: the GPU's peak allocation on a GPU, else this process's peak resident memory."""
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            now = torch.cuda.max_memory_allocated() / 2**30
+        else:
+            now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+        return max(self.peak_memory_gib, now)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
@@ -33,7 +58,8 @@ class MetricsCallback(L.Callback):
         trainer.strategy.barrier()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if (trainer.current_epoch + 1) % self.every_n_epochs:
+        last = trainer.should_stop or trainer.current_epoch + 1 == trainer.max_epochs  # a budget or the last epoch
+        if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
             return
         features, logits = self.evaluator.fake_features(
             pl_module.generator_ema, pl_module.latent_dim, pl_module.device, trainer.global_rank, trainer.world_size
@@ -45,7 +71,8 @@ class MetricsCallback(L.Callback):
         if trainer.is_global_zero:
             results = self.evaluator.compute(self.real, features, logits)
             record = {"epoch": trainer.current_epoch, "kimg": pl_module.images_seen.item() / 1000,
-                      "metrics": results, "protocol": self.evaluator.protocol(len(self.real))}
+                      "metrics": results, "protocol": self.evaluator.protocol(len(self.real)),
+                      "train_seconds": round(self._seconds_so_far(), 1), "peak_memory_gib": round(self._peak_memory(), 3)}
             self.run_dir.mkdir(parents=True, exist_ok=True)
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")

@@ -1,0 +1,305 @@
+"""`gan-zoo-compare <sweep folder | run folders...> [out=<folder>]`: one table of GAN variants over seeds.
+
+Runs are grouped by what differs between their command lines apart from the seed (the variant). Per variant:
+the number of seeds; FID at the end (the budget) as mean +- std and a 95% interval (Student's t); the best
+FID over training (mean, min); KID and IS likewise; kimg, wall-clock time, images/s, parameters of G and D,
+peak memory. Rows sorted by FID; the metrics protocol stated once above the table. Runs evaluated with
+different protocols are refused (they are not comparable); runs still going, stopped early, or without
+metrics are listed as such, not dropped. Writes comparison.md, comparison.csv, fid_vs_kimg.png and
+samples.png (one row per variant, the same latent seed, each variant's final EMA generator).
+"""
+import csv
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from gan_zoo.errors import UserError
+
+PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split")
+NOT_A_VARIANT = ("seed", "paths.", "ckpt_path", "name", "hydra.")  # override keys that do not make a variant
+# Student's t quantile t_{0.975, df} for df = 1..30 (beyond: the normal 1.96)
+T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+@dataclass
+class Run:
+    folder: Path
+    overrides: dict  # key -> value, from .hydra/overrides.yaml
+    records: list = field(default_factory=list)  # metrics.jsonl
+    checkpoint: Path | None = None  # last.ckpt
+    status: str = "done"  # done, running, stopped early, no metrics
+
+    @property
+    def variant(self) -> dict:
+        return {k: v for k, v in self.overrides.items() if not k.startswith(NOT_A_VARIANT)}
+
+
+def _checkpoint_folder(run_dir: Path) -> Path | None:
+    """The run's checkpoint folder, from its composed config (paths.checkpoints mirrors paths.experiments)."""
+    config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    experiments = Path(str(OmegaConf.select(config, "paths.experiments", default="experiments"))).expanduser()
+    checkpoints = Path(str(OmegaConf.select(config, "paths.checkpoints", default="checkpoints"))).expanduser()
+    run_dir = run_dir.resolve()
+    # relative paths were relative to the folder the run was launched in: the ancestor A with A/experiments above us
+    for launch in ([Path("/")] if experiments.is_absolute() else run_dir.parents):
+        try:
+            inside = run_dir.relative_to((launch / experiments).resolve())
+        except ValueError:
+            continue
+        return (checkpoints if checkpoints.is_absolute() else launch / checkpoints) / inside
+    return None
+
+
+def _locked(ckpt_dir: Path) -> bool:
+    """Whether a process holds the run's lock now (gan_zoo.run_lock)."""
+    import fcntl
+    import os
+
+    lock = ckpt_dir.parent / f".{ckpt_dir.name}.lock"
+    if not lock.is_file():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def read_run(run_dir: Path) -> Run:
+    overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
+    run = Run(run_dir, dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o))
+    metrics = run_dir / "metrics.jsonl"
+    run.records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] if metrics.is_file() else []
+    ckpt_dir = _checkpoint_folder(run_dir)
+    last = ckpt_dir / "last.ckpt" if ckpt_dir else None
+    run.checkpoint = last if last is not None and last.is_file() else None
+    if ckpt_dir is not None and _locked(ckpt_dir):
+        run.status = "running"
+    elif not run.records:
+        run.status = "no metrics"
+    elif run.checkpoint is None or not _finished(run):
+        run.status = "stopped early"
+    return run
+
+
+def _finished(run: Run) -> bool:
+    config = OmegaConf.load(run.folder / ".hydra" / "config.yaml")
+    max_kimg = OmegaConf.select(config, "trainer.max_kimg", default=None)
+    last = run.records[-1]
+    if max_kimg:
+        return last["kimg"] >= max_kimg
+    max_epochs = OmegaConf.select(config, "trainer.max_epochs", default=-1)
+    return max_epochs == -1 or last["epoch"] + 1 >= max_epochs
+
+
+def find_runs(paths: list[str]) -> list[Path]:
+    found = []
+    for path in map(lambda p: Path(p).expanduser(), paths):
+        if not path.is_dir():
+            raise UserError(f"not a folder: '{path}' (give run folders or a sweep folder under experiments/)")
+        runs = [p.parent.parent for p in sorted(path.rglob(".hydra/overrides.yaml"))]
+        if not runs:
+            raise UserError(f"no gan_zoo runs under '{path}' (a run folder holds .hydra/overrides.yaml)")
+        found += runs
+    return sorted(set(found))
+
+
+def check_protocols(runs: list[Run]) -> dict:
+    """The one metrics protocol of all runs with metrics; a UserError saying which runs differ in what."""
+    groups = {}
+    for run in runs:
+        if run.records:
+            protocol = {k: run.records[-1]["protocol"].get(k) for k in PROTOCOL_KEYS}
+            groups.setdefault(json.dumps(protocol, sort_keys=True), []).append(run)
+    if len(groups) > 1:
+        keys = [json.loads(k) for k in groups]
+        differing = [k for k in PROTOCOL_KEYS if len({str(p[k]) for p in keys}) > 1]
+        parts = ["; ".join(f"{k}={p[k]}" for k in differing) + " in " + ", ".join(r.folder.name for r in group)
+                 for p, group in zip(keys, groups.values())]
+        raise UserError("the runs were evaluated with different metrics protocols, so their numbers are not "
+                        f"comparable: {' | '.join(parts)} (compare runs evaluated alike, or evaluate them again "
+                        "with gan-zoo-eval metrics=...)")
+    return json.loads(next(iter(groups))) if groups else {}
+
+
+def _mean_std_ci(values: list[float]) -> tuple[float, float, float]:
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    t = T_975[len(values) - 2] if 2 <= len(values) <= 31 else 1.96
+    return mean, std, (t * std / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
+
+
+def _csv_mean(run: Run, column: str) -> float | None:
+    path = run.folder / "metrics.csv"
+    if not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        values = [float(r[column]) for r in csv.DictReader(f) if r.get(column)]
+    return statistics.fmean(values) if values else None
+
+
+def _parameters(checkpoint: Path) -> tuple[int, int]:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    count = lambda prefix: sum(v.numel() for k, v in state.items() if k.startswith(prefix) and v.is_floating_point())  # noqa: E731
+    return count("generator."), count("discriminator.")
+
+
+def variant_label(variant: dict, differing: set) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k in differing) or "(all alike)"
+
+
+def summarize(runs: list[Run]) -> list[dict]:
+    """One row per variant over its finished runs, sorted by FID at the budget."""
+    done = [r for r in runs if r.status == "done"]
+    keys = {k for r in runs for k in r.variant}
+    differing = {k for k in keys if len({r.variant.get(k) for r in runs}) > 1}  # labels as in the whole sweep
+    variants = {}
+    for run in done:
+        variants.setdefault(variant_label(run.variant, differing), []).append(run)
+    rows = []
+    for label, group in variants.items():
+        final = [r.records[-1]["metrics"] for r in group]
+        best = [min(rec["metrics"]["fid"] for rec in r.records) for r in group]
+        fid, fid_std, fid_ci = _mean_std_ci([m["fid"] for m in final])
+        row = {"variant": label, "seeds": len(group), "fid": fid, "fid_std": fid_std, "fid_ci95": fid_ci,
+               "best_fid_mean": statistics.fmean(best), "best_fid_min": min(best)}
+        for name in ("kid", "is", "precision", "recall"):
+            if all(name in m for m in final):
+                row[name], row[f"{name}_std"], _ = _mean_std_ci([m[name] for m in final])
+        row["kimg"] = statistics.fmean(r.records[-1]["kimg"] for r in group)
+        seconds = [r.records[-1].get("train_seconds") for r in group]
+        row["minutes"] = statistics.fmean(seconds) / 60 if None not in seconds else None
+        rates = [_csv_mean(r, "train/images_per_sec") for r in group]
+        row["images_per_sec"] = statistics.fmean(rates) if None not in rates else None
+        row["g_params"], row["d_params"] = _parameters(group[0].checkpoint)
+        peaks = [r.records[-1].get("peak_memory_gib") for r in group]
+        row["peak_memory_gib"] = max(peaks) if None not in peaks else None
+        row["runs"] = [str(r.folder) for r in group]
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["fid"])
+
+
+def _f(value, digits=2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
+    extractor = protocol.get("extractor", "?")
+    lines = [f"Metrics protocol: extractor `{extractor}` (weights sha256 {str(protocol.get('weights_sha256'))[:12]}), "
+             f"{protocol.get('num_real')} real ({protocol.get('real_split')}) / {protocol.get('num_fake')} generated "
+             "images. FID at the budget: mean +- std over seeds [95% interval, Student's t].", "",
+             "| variant | seeds | FID at budget | 95% interval | best FID mean / min | KID | IS | precision | recall "
+             "| kimg | minutes | img/s | G params | D params | peak GiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ci = r["fid_ci95"]
+        interval = "-" if math.isnan(ci) else f"{r['fid'] - ci:.2f} .. {r['fid'] + ci:.2f}"
+        pm = lambda k, d=4: f"{_f(r.get(k), d)} +- {_f(r.get(k + '_std'), d)}" if k in r else "-"  # noqa: E731
+        lines.append(
+            f"| {r['variant']} | {r['seeds']} | {r['fid']:.2f} +- {r['fid_std']:.2f} | {interval} | "
+            f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | {pm('kid')} | {pm('is', 2)} | {pm('precision', 3)} | "
+            f"{pm('recall', 3)} | {r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
+            f"{r['g_params'] / 1e6:.2f} M | {r['d_params'] / 1e6:.2f} M | {_f(r['peak_memory_gib'])} |")
+    others = [r for r in runs if r.status != "done"]
+    if others:
+        lines += ["", "Not in the table:"] + [f"- `{r.folder}`: {r.status}" for r in others]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    columns = [k for k in rows[0] if k != "runs"] + ["runs"] if rows else ["variant"]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "runs": " ".join(row["runs"])})
+
+
+def plot_fid(rows: list[dict], runs: list[Run], path: Path) -> None:
+    from gan_zoo.plots import plt
+
+    by_folder = {str(r.folder): r for r in runs}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in rows:
+        series = [[(rec["kimg"], rec["metrics"]["fid"]) for rec in by_folder[f].records] for f in row["runs"]]
+        length = min(len(s) for s in series)
+        kimg = [statistics.fmean(s[i][0] for s in series) for i in range(length)]
+        fids = [[s[i][1] for s in series] for i in range(length)]
+        mean = [statistics.fmean(v) for v in fids]
+        spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in fids]
+        ax.plot(kimg, mean, label=f"{row['variant']} (n={row['seeds']})")
+        ax.fill_between(kimg, [m - s for m, s in zip(mean, spread)], [m + s for m, s in zip(mean, spread)], alpha=0.2)
+    ax.set(xlabel="kimg", ylabel="FID (mean +- std over seeds)", yscale="log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def sample_rows(rows: list[dict], runs: list[Run], path: Path, n: int = 8) -> None:
+    from torchvision.utils import make_grid, save_image
+
+    from gan_zoo import api
+
+    by_folder = {str(r.folder): r for r in runs}
+    images = []
+    for row in rows:
+        loaded = api.load_generator(ckpt=str(by_folder[row["runs"][0]].checkpoint))
+        images.append(api.generate_images(loaded.generator, n, seed=0))  # the same latent seed for every variant
+    channels = max(x.shape[1] for x in images)
+    images = [x.expand(-1, channels, -1, -1) for x in images]
+    save_image(make_grid(torch.cat(images), nrow=n, normalize=True, value_range=(-1, 1)), path)
+
+
+def compare(paths: list[str], out: str = "comparison", samples: bool = True) -> Path:
+    runs = [read_run(p) for p in find_runs(paths)]
+    protocol = check_protocols(runs)
+    rows = summarize(runs)
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.md").write_text(markdown(rows, protocol, runs))
+    write_csv(rows, out / "comparison.csv")
+    if rows:
+        plot_fid(rows, runs, out / "fid_vs_kimg.png")
+        if samples:
+            sample_rows(rows, runs, out / "samples.png")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    from gan_zoo.cli import fail
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__.strip() + "\n\nExamples:\n  gan-zoo-compare experiments/multirun/<date_time>\n"
+              "  gan-zoo-compare experiments/dcgan_embedded/<run1> experiments/pggan_embedded/<run2> out=cmp\n"
+              "  gan-zoo-compare experiments/multirun/<date_time> samples=false")
+        return
+    settings = dict(a.split("=", 1) for a in args if "=" in a and not Path(a).exists())
+    paths = [a for a in args if a not in {f"{k}={v}" for k, v in settings.items()}]
+    unknown = set(settings) - {"out", "samples"}
+    try:
+        if unknown:
+            raise UserError(f"unknown setting {sorted(unknown)[0]!r}: gan-zoo-compare takes out=<folder> and samples=true|false")
+        out = compare(paths, settings.get("out", "comparison"), settings.get("samples", "true").lower() == "true")
+    except UserError as e:
+        fail(str(e))
+    print((out / "comparison.md").read_text())
+    print(f"written to {out}/ (comparison.md, comparison.csv, fid_vs_kimg.png, samples.png)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Budgets in images and the comparison of variants over seeds: one table, refusing mixed protocols, listing
+runs that are not finished."""
+import csv
+import json
+
+import pytest
+import torch
+
+from gan_zoo.compare import main as compare_main
+from gan_zoo.errors import UserError
+from gan_zoo.resume import StopTraining
+from gan_zoo.run_lock import RunLock
+from gan_zoo.train import train
+from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
+
+METRICS = [a for a in TINY if a != "metrics=none"] + SMALL_METRICS
+BUDGET = [*METRICS, "trainer.max_kimg=0.1", "trainer.max_epochs=-1"]  # 100 images: 7 batches of 16
+
+
+def _seen(tmp_path) -> int:
+    (ckpt,) = (tmp_path / "checkpoints").rglob("last.ckpt")
+    return int(torch.load(ckpt, weights_only=True)["state_dict"]["images_seen"])
+
+
+def test_max_kimg_stops_after_the_batch_that_reaches_it_with_a_final_evaluation(tmp_path):
+    train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache"]))
+    assert _seen(tmp_path) == 112  # 3 + 3 + 1 batches of 16: the first count >= 100
+    records = [json.loads(line) for line in next((tmp_path / "experiments").rglob("metrics.jsonl")).open()]
+    assert records[-1]["kimg"] == 0.112 and records[-1]["train_seconds"] > 0 and records[-1]["peak_memory_gib"] > 0
+    with pytest.raises(UserError, match=r"has seen 0.112 kimg and trainer.max_kimg=0.1; raise it"):
+        train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", "ckpt_path=last"]))
+
+
+def test_a_run_interrupted_and_resumed_stops_at_the_same_count(tmp_path):
+    stop = ["+callbacks.stop._target_=tests.helpers.SignalAtBatch", "+callbacks.stop.epoch=1", "+callbacks.stop.batch=0"]
+    with pytest.raises(StopTraining):
+        train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", *stop]))
+    assert _seen(tmp_path) == 64
+    train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", "ckpt_path=last"]))
+    assert _seen(tmp_path) == 112
+
+
+def _sweep(tmp_path, extra=()):
+    result = run_cli(["-m", *BUDGET, f"paths.cache={tmp_path}/cache", "loss=hinge,lsgan", "seed=0,1", *extra],
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return sorted((tmp_path / "experiments" / "multirun").iterdir())[-1]
+
+
+@pytest.mark.slow
+def test_compare_a_sweep_refuse_mixed_protocols_and_list_unfinished_runs(tmp_path, capsys):
+    sweep = _sweep(tmp_path)
+    out = tmp_path / "cmp"
+    compare_main([str(sweep), f"out={out}"])
+    table = (out / "comparison.md").read_text()
+    assert "Metrics protocol: extractor `fmnist_cnn`" in table and "64 real (train) / 64 generated" in table
+    rows = list(csv.DictReader((out / "comparison.csv").open()))
+    assert sorted(r["variant"] for r in rows) == ["loss=hinge", "loss=lsgan"]
+    assert all(r["seeds"] == "2" and float(r["kimg"]) == 0.112 for r in rows)
+    assert float(rows[0]["fid"]) <= float(rows[1]["fid"])  # sorted by FID
+    assert all(float(r["g_params"]) > 0 and float(r["minutes"]) > 0 for r in rows)
+    assert (out / "fid_vs_kimg.png").stat().st_size > 1000 and (out / "samples.png").stat().st_size > 500
+
+    # a run of another protocol is refused, naming what differs and where
+    other = run_cli([*BUDGET, f"paths.cache={tmp_path}/cache", "metrics.evaluate.evaluator.num_fake=32"], cwd=tmp_path)
+    assert other.returncode == 0, other.stderr[-2000:]
+    (other_run,) = (tmp_path / "experiments" / "dcgan_embedded").iterdir()
+    with pytest.raises(SystemExit) as refused:
+        compare_main([str(sweep), str(other_run), f"out={tmp_path / 'cmp2'}"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "different metrics protocols" in err and "num_fake=64 in" in err and f"num_fake=32 in {other_run.name}" in err
+
+    # a run that is still going, and one stopped early, are listed as such
+    (ckpt_dir,) = [p for p in (tmp_path / "checkpoints" / "multirun" / sweep.name).iterdir() if p.name.startswith("0_")]
+    lock = RunLock(ckpt_dir).acquire()
+    try:
+        (tmp_path / "checkpoints" / "multirun" / sweep.name / sorted(
+            p.name for p in (tmp_path / "checkpoints" / "multirun" / sweep.name).iterdir() if p.name.startswith("1_"))[0]
+         / "last.ckpt").unlink()
+        compare_main([str(sweep), f"out={tmp_path / 'cmp3'}", "samples=false"])
+    finally:
+        lock.release()
+    table = (tmp_path / "cmp3" / "comparison.md").read_text()
+    assert "Not in the table:" in table and ": running" in table and ": stopped early" in table
+    assert "| loss=lsgan | 2 |" in table and "| loss=hinge |" not in table  # labels stay those of the sweep
+
+
+def test_compare_bad_input_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as missing:
+        compare_main([str(tmp_path / "nope")])
+    assert missing.value.code == 2 and "not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as empty:
+        compare_main([str(tmp_path)])
+    assert empty.value.code == 2 and "no gan_zoo runs under" in capsys.readouterr().err
