@@ -117,3 +117,26 @@ def check_train_config(cfg: DictConfig) -> None:
     except OmegaConfBaseException as e:  # e.g. an interpolation to a key that does not exist
         raise UserError(f"{e.full_key or 'config'}: {str(e).splitlines()[0]} (check the ${{...}} references given)") from e
     check_devices(cfg)
+
+
+def cpu_has_bf16() -> bool | None:
+    """Whether this CPU has bf16 instructions (avx512_bf16 or amx_bf16), None where Linux does not say."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return None
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision_advice(cfg: DictConfig) -> str | None:
+    """A warning for bf16 where it is slow: a CPU without bf16 instructions, or a GPU without bf16 (e.g. T4)."""
+    precision, accelerator = str(OmegaConf.select(cfg, "trainer.precision")), OmegaConf.select(cfg, "trainer.accelerator")
+    if not precision.startswith("bf16"):
+        return None
+    if accelerator == "cpu" and cpu_has_bf16() is False:
+        return ("trainer.precision=bf16-mixed on a CPU without bf16 instructions (avx512_bf16, amx_bf16): expect it to "
+                "be several times slower than 32-true (benchmarks/zoo_throughput.py --precisions 32-true bf16-mixed)")
+    if accelerator in ("gpu", "cuda") and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        return "this GPU has no native bf16 (e.g. a T4): use trainer.precision=16-mixed instead"
+    return None

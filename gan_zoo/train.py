@@ -18,7 +18,7 @@ from gan_zoo.callbacks import LogEveryEpoch, StoreConfig
 from gan_zoo.checkpoints import (AtomicCheckpointIO, architecture_differences, epochs_of, load_checkpoint,
                                  remove_stale_temporaries, run_config)
 from gan_zoo.cli import CONFIG_DIR, report_user_error
-from gan_zoo.config_checks import check_train_config
+from gan_zoo.config_checks import check_train_config, precision_advice
 from gan_zoo.errors import UserError
 from gan_zoo.loggers import finish as finish_loggers
 from gan_zoo.resume import KimgBudget, RNGState, SafeStop, StopTraining
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> L.Trainer:
     check_train_config(cfg)
+    if advice := precision_advice(cfg):
+        log.warning(advice)
     launch_dir = Path(HydraConfig.get().runtime.output_dir)
     paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, cfg.ckpt_path)
     # One writer per run; the other processes of a DDP run are that writer's helpers.

@@ -49,3 +49,15 @@ def test_eval_without_a_checkpoint_is_one_line(tmp_path):
     result = run_cli([], cwd=tmp_path, module="gan_zoo.evaluate")
     assert result.returncode == 2
     assert result.stderr == "gan-zoo: error: ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the command\n"
+
+
+def test_bf16_advice_follows_the_cpus_instructions(tmp_path, monkeypatch):
+    from gan_zoo import config_checks
+    from tests.helpers import compose_config
+
+    cfg = compose_config(tmp_path, ["trainer.precision=bf16-mixed"])
+    monkeypatch.setattr(config_checks, "cpu_has_bf16", lambda: False)
+    assert "several times slower than 32-true" in config_checks.precision_advice(cfg)
+    monkeypatch.setattr(config_checks, "cpu_has_bf16", lambda: True)
+    assert config_checks.precision_advice(cfg) is None
+    assert config_checks.precision_advice(compose_config(tmp_path, [])) is None  # fp32: nothing to say
