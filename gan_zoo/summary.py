@@ -4,6 +4,17 @@ import shlex
 from pathlib import Path
 
 
+def records(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def best_fid(run_dir: Path) -> float | None:
+    """The run's lowest FID over training (what `gan-zoo-train` returns to Hydra's optimising sweepers)."""
+    fids = [r["metrics"]["fid"] for r in records(run_dir)]
+    return min(fids) if fids else None
+
+
 def _fmt(record: dict, name: str) -> str:
     return f"{record['metrics']['fid']:.2f} (epoch {record['epoch']}, {record['kimg']:.1f} kimg)" if record else name
 
@@ -25,13 +36,12 @@ def run_summary(
     kimg: float,  # thousands of images seen so far
     command: str,  # the command that continues the run
 ) -> str:
-    path = run_dir / "metrics.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    evaluations = records(run_dir)
     lines = [f"gan-zoo: run finished: {epochs} epochs, {kimg:.1f} kimg"]
-    if records:
-        extractor = records[-1]["protocol"]["extractor"]
-        best = min(records, key=lambda r: r["metrics"]["fid"])
-        lines.append(f"  FID ({extractor}): final {_fmt(records[-1], '-')}, best {_fmt(best, '-')}")
+    if evaluations:
+        extractor = evaluations[-1]["protocol"]["extractor"]
+        best = min(evaluations, key=lambda r: r["metrics"]["fid"])
+        lines.append(f"  FID ({extractor}): final {_fmt(evaluations[-1], '-')}, best {_fmt(best, '-')}")
     if best_checkpoint:
         lines.append(f"  best checkpoint: {best_checkpoint}")
     lines.append(f"  run folder: {run_dir}  (samples/: sample grids and real.png, plots/: FID and losses)")

@@ -24,7 +24,7 @@ from gan_zoo.loggers import finish as finish_loggers
 from gan_zoo.resume import KimgBudget, RNGState, SafeStop, StopTraining
 from gan_zoo.run_dirs import discard_launch_dir, resolve_run
 from gan_zoo.run_lock import RunLock
-from gan_zoo.summary import continue_command, run_summary
+from gan_zoo.summary import best_fid, continue_command, run_summary
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +128,13 @@ def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def _main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> float | None:
+    """Returns the run's best FID: Hydra's optimising sweepers (Optuna, Ax, Nevergrad) minimise it."""
     launch_dir = HydraConfig.get().runtime.output_dir
     with report_user_error(on_error=lambda: discard_launch_dir(launch_dir)):  # a failed start leaves no folder
         try:
-            train(cfg)
+            trainer = train(cfg)
+            return best_fid(Path(trainer.default_root_dir)) if trainer.is_global_zero else None
         except StopTraining as stop:
             if rank_zero_only.rank == 0:
                 print(f"gan-zoo: {stop}", file=sys.stderr)

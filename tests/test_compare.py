@@ -93,3 +93,11 @@ def test_compare_bad_input_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as empty:
         compare_main([str(tmp_path)])
     assert empty.value.code == 2 and "no gan_zoo runs under" in capsys.readouterr().err
+
+
+def test_the_training_entry_returns_the_best_fid_for_optimising_sweepers(tmp_path):
+    from gan_zoo.train import _main
+
+    value = _main(compose_config(tmp_path, [*METRICS, "trainer.max_epochs=2", f"paths.cache={tmp_path}/cache"]))
+    records = [json.loads(line) for line in next((tmp_path / "experiments").rglob("metrics.jsonl")).open()]
+    assert value == min(r["metrics"]["fid"] for r in records) and len(records) == 2
