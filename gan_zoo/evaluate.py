@@ -14,7 +14,6 @@ import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-
 from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api, cli

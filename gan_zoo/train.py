@@ -15,8 +15,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_zoo import cli
 from gan_zoo.callbacks import LogEveryEpoch, StoreConfig
-from gan_zoo.checkpoints import (AtomicCheckpointIO, architecture_differences, epochs_of, load_checkpoint,
-                                 remove_stale_temporaries, run_config)
+from gan_zoo.checkpoints import (
+    AtomicCheckpointIO,
+    architecture_differences,
+    epochs_of,
+    load_checkpoint,
+    remove_stale_temporaries,
+    run_config,
+)
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_train_config, precision_advice
 from gan_zoo.errors import UserError
