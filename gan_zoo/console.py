@@ -6,8 +6,10 @@ import warnings
 # (message pattern, why it is not worth a user's attention)
 IGNORED_WARNINGS = [
     (r".*isinstance\(treespec, LeafSpec\).*", "Lightning's own use of a torch API deprecated in torch 2.9+"),
-    (r".*when logging on epoch level in distributed setting.*",
-     "gan_zoo logs values that are equal on every process; a lazy sync would deadlock DDP (see gan_module)"),
+    # gan_zoo never logs with sync_dist: its epoch-level values are the same on every process (images/s counts
+    # all of them; metrics are broadcast), and a lazy sync is a collective that only rank 0's progress bar
+    # enters, which deadlocked DDP. Every collective is explicit, in a hook that every process runs.
+    (r".*when logging on epoch level in distributed setting.*", "values equal on every process; see above"),
     (r".*torch.distributed.nn.functional.all_gather is deprecated.*", "Lightning's all_gather, not ours"),
     (r".*will save all extracted features in buffer.*", "torchmetrics on features gan_zoo extracts itself, bounded N"),
     (r".*your dataloader is not resumable.*", "gan_zoo's sampler resumes mid-epoch exactly (data/sampler.py)"),

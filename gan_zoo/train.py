@@ -34,11 +34,6 @@ from gan_zoo.summary import best_fid, continue_command, run_summary
 
 log = logging.getLogger(__name__)
 
-# gan_zoo never logs with sync_dist: its epoch-level values are the same on every process (images/s counts
-# all of them; metrics are broadcast), and a lazy sync is a collective that only rank 0's progress bar
-# enters, which deadlocks DDP. Every collective is explicit, in a hook that runs on every process.
-# (Lightning's advice to use sync_dist is among the messages gan_zoo.console drops.)
-
 
 def train(cfg: DictConfig) -> L.Trainer:
     check_train_config(cfg)
