@@ -20,6 +20,8 @@ import torch
 from omegaconf import OmegaConf
 
 from gan_zoo.errors import UserError
+from gan_zoo.run_lock import is_held
+from gan_zoo.summary import records
 
 PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split")
 NOT_A_VARIANT = ("seed", "paths.", "ckpt_path", "name", "hydra.")  # override keys that do not make a variant
@@ -57,33 +59,14 @@ def _checkpoint_folder(run_dir: Path) -> Path | None:
     return None
 
 
-def _locked(ckpt_dir: Path) -> bool:
-    """Whether a process holds the run's lock now (gan_zoo.run_lock)."""
-    import fcntl
-    import os
-
-    lock = ckpt_dir.parent / f".{ckpt_dir.name}.lock"
-    if not lock.is_file():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
 def read_run(run_dir: Path) -> Run:
     overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     run = Run(run_dir, dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o))
-    metrics = run_dir / "metrics.jsonl"
-    run.records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] if metrics.is_file() else []
+    run.records = records(run_dir)
     ckpt_dir = _checkpoint_folder(run_dir)
     last = ckpt_dir / "last.ckpt" if ckpt_dir else None
     run.checkpoint = last if last is not None and last.is_file() else None
-    if ckpt_dir is not None and _locked(ckpt_dir):
+    if ckpt_dir is not None and is_held(ckpt_dir):
         run.status = "running"
     elif not run.records:
         run.status = "no metrics"
@@ -197,7 +180,8 @@ def _f(value, digits=2) -> str:
 
 def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
     extractor = protocol.get("extractor", "?")
-    lines = [f"Metrics protocol: extractor `{extractor}` (weights sha256 {str(protocol.get('weights_sha256'))[:12]}), "
+    lines = [f"Rows sorted by FID at the budget; samples.png shows one row per variant in this order. "
+             f"Metrics protocol: extractor `{extractor}` (weights sha256 {str(protocol.get('weights_sha256'))[:12]}), "
              f"{protocol.get('num_real')} real ({protocol.get('real_split')}) / {protocol.get('num_fake')} generated "
              "images. FID at the budget: mean +- std over seeds [95% interval, Student's t].", "",
              "| variant | seeds | FID at budget | 95% interval | best FID mean / min | KID | IS | precision | recall "
@@ -260,8 +244,10 @@ def sample_rows(rows: list[dict], runs: list[Run], path: Path, n: int = 8) -> No
         loaded = api.load_generator(ckpt=str(by_folder[row["runs"][0]].checkpoint))
         images.append(api.generate_images(loaded.generator, n, seed=0))  # the same latent seed for every variant
     channels = max(x.shape[1] for x in images)
-    images = [x.expand(-1, channels, -1, -1) for x in images]
-    save_image(make_grid(torch.cat(images), nrow=n, normalize=True, value_range=(-1, 1)), path)
+    grid = torch.cat([x.expand(-1, channels, -1, -1) for x in images])  # rows in the table's order
+    if grid.shape[-1] < 64:  # small images: enlarge (nearest) so that a person can see them
+        grid = torch.nn.functional.interpolate(grid, scale_factor=64 // grid.shape[-1], mode="nearest")
+    save_image(make_grid(grid, nrow=n, normalize=True, value_range=(-1, 1)), path)
 
 
 def compare(paths: list[str], out: str = "comparison", samples: bool = True) -> Path:

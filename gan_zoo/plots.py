@@ -1,7 +1,6 @@
 """Plots of a run from its own files: the metrics against kimg (from metrics.jsonl) and the losses against kimg
 (from metrics.csv). Plain functions over a run folder, so a notebook can draw any run, finished or not."""
 import csv
-import json
 from pathlib import Path
 
 import matplotlib
@@ -9,25 +8,22 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed (Colab, servers)
 import matplotlib.pyplot as plt  # noqa: E402
 
+from gan_zoo.summary import records  # noqa: E402
+
 METRICS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
-
-
-def _records(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def plot_metrics(run_dir: str | Path, out: str | Path | None = None) -> Path | None:
     """FID, KID, IS (and precision/recall/density/coverage when there) against kimg; None without metrics."""
     run_dir = Path(run_dir)
-    records = _records(run_dir)
-    if not records:
+    evaluations = records(run_dir)
+    if not evaluations:
         return None
-    names = [m for m in METRICS if any(m in r["metrics"] for r in records)]
-    extractor = records[-1]["protocol"]["extractor"]
+    names = [m for m in METRICS if any(m in r["metrics"] for r in evaluations)]
+    extractor = evaluations[-1]["protocol"]["extractor"]
     fig, axes = _panels(len(names))
     for ax, name in zip(axes, names):
-        points = [(r["kimg"], r["metrics"][name]) for r in records if name in r["metrics"]]
+        points = [(r["kimg"], r["metrics"][name]) for r in evaluations if name in r["metrics"]]
         ax.plot(*zip(*points), marker="o", markersize=3)
         ax.set(title=f"{name} ({extractor})", xlabel="kimg")
         ax.grid(alpha=0.3)

@@ -98,3 +98,18 @@ class RunLock:
                 if folder == self.created:
                     break
                 folder = folder.parent
+
+
+def is_held(folder: str | Path) -> bool:
+    """Whether a process holds the lock of the run in `folder` now (without taking or removing it)."""
+    path = RunLock(folder).path
+    if fcntl is None or not path.is_file():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)

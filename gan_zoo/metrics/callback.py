@@ -10,6 +10,17 @@ import torch
 from gan_zoo.metrics.evaluator import Evaluator
 
 
+def _resident_high_water_mark_gib() -> float:
+    """VmHWM of /proc/self/status (reset at each run's start where allowed), else the process's ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+
+
 class MetricsCallback(L.Callback):
     """Logs `metrics/<fid|kid|is>_<extractor>` (CSV, wandb, progress bar) and appends each result with
     its protocol to <run_dir>/metrics.jsonl. Real features are computed (or read from the cache) once,
@@ -38,6 +49,10 @@ class MetricsCallback(L.Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._start = time.monotonic()
+        try:  # this run's peak, not the process's: Hydra's sweeps run their jobs in one process
+            Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM, the resident high-water mark
+        except OSError:
+            pass
 
     def _seconds_so_far(self) -> float:
         return self.train_seconds + (time.monotonic() - self._start if hasattr(self, "_start") else 0.0)
@@ -47,7 +62,7 @@ class MetricsCallback(L.Callback):
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             now = torch.cuda.max_memory_allocated() / 2**30
         else:
-            now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+            now = _resident_high_water_mark_gib()
         return max(self.peak_memory_gib, now)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
