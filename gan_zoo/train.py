@@ -106,8 +106,8 @@ def _build(cfg: DictConfig, paths):
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
     callbacks = [instantiate(c) for c in [*(cfg.metrics or {}).values(), *(cfg.callbacks or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time), LogEveryEpoch()]
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    if max_kimg := trainer_cfg.pop("max_kimg", None):  # gan_zoo's setting, not Lightning's
+    trainer_cfg, max_kimg = lightning_trainer_config(cfg)
+    if max_kimg:
         callbacks.append(KimgBudget(max_kimg))
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
@@ -118,6 +118,12 @@ def _build(cfg: DictConfig, paths):
                           use_distributed_sampler=False, **trainer_overrides)
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
     return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
+
+
+def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, float | None]:
+    """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own key in it: max_kimg (a budget)."""
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return trainer_cfg, trainer_cfg.pop("max_kimg", None)
 
 
 def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:

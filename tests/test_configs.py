@@ -7,6 +7,7 @@ from hydra.utils import instantiate
 
 from gan_zoo.cli import CONFIG_DIR
 from gan_zoo.errors import UserError
+from gan_zoo.train import lightning_trainer_config
 from tests.helpers import BASE, compose_config
 
 GROUPS = {p.name: sorted(f.stem for f in p.glob("*.yaml")) for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}
@@ -47,12 +48,13 @@ def test_trainer_options_compose_and_cpu_ones_instantiate(tmp_path, trainer):
     cfg = compose_config(tmp_path, [f"trainer={trainer}"])
     assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
     if cfg.trainer.accelerator == "cpu":
-        assert instantiate(cfg.trainer, logger=False).max_epochs == cfg.trainer.max_epochs
+        trainer_cfg, _ = lightning_trainer_config(cfg)
+        assert instantiate(trainer_cfg, logger=False).max_epochs == cfg.trainer.max_epochs
 
 
 def test_trainer_precision_is_an_override(tmp_path):
     cfg = compose_config(tmp_path, ["trainer.precision=bf16-mixed"])
-    assert instantiate(cfg.trainer, logger=False).precision == "bf16-mixed"
+    assert instantiate(lightning_trainer_config(cfg)[0], logger=False).precision == "bf16-mixed"
 
 
 @pytest.mark.parametrize("logger", GROUPS["logger"])

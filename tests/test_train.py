@@ -82,7 +82,7 @@ def test_cli_default_command_runs_and_keeps_outputs(tmp_path):
     (run_dir,) = (tmp_path / "experiments" / "dcgan_embedded").iterdir()
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "metrics.csv").is_file()
-    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch_0000.png", "epoch_0001.png"]
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch_0000.png", "epoch_0001.png", "real.png"]
     (ckpt_dir,) = (tmp_path / "checkpoints" / "dcgan_embedded").iterdir()
     assert ckpt_dir.name == run_dir.name and (ckpt_dir / "last.ckpt").is_file()
 
