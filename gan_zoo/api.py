@@ -66,13 +66,6 @@ def read_images(folder: str, resolution: int, channels: int) -> tuple[torch.Tens
     return torch.stack([dataset[i][0] for i in range(len(dataset))]), list(dataset.files)
 
 
-def run_datamodule(run: dict):
-    """The run's data module (its dataset, and held-out images if the run kept some) from its stored config."""
-    from hydra.utils import instantiate
-
-    return instantiate(run["data"])
-
-
 def run_extractor(run: dict | None, space: str = "run") -> nn.Module:
     """The feature extractor of the run's metrics protocol (`space="run"`), or the pixels (`space="pixels"`)."""
     if space == "pixels":

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api, cli
-from gan_zoo.checkpoints import ema_generator, epochs_of, load_checkpoint, run_config
+from gan_zoo.checkpoints import epochs_of
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_required
 from gan_zoo.errors import UserError
@@ -26,16 +26,16 @@ from gan_zoo.metrics.memorization import copying_statistics
 
 def evaluate(cfg: DictConfig) -> dict:
     check_required(cfg)
-    checkpoint = load_checkpoint(cfg.ckpt)
-    run = OmegaConf.create(run_config(checkpoint, cfg.ckpt))
+    device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    loaded = api.load_generator(ckpt=cfg.ckpt, device=device)
+    checkpoint, generator = loaded.checkpoint, loaded.generator
+    run = OmegaConf.create(loaded.run)
     if cfg.get("metrics"):  # a protocol chosen now, resolved against the run's data and paths
         run.metrics = OmegaConf.create(OmegaConf.to_container(cfg.metrics, resolve=False))
     if not run.get("metrics") or "evaluate" not in run.metrics:
         raise UserError("the checkpoint's run had no metrics: choose them, e.g. metrics=classifier or metrics=inception")
-    device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
 
     datamodule = instantiate(run.data)
-    generator = ema_generator(checkpoint, cfg.ckpt).to(device)
 
     evaluator = instantiate(run.metrics.evaluate.evaluator)
     real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)

@@ -124,3 +124,14 @@ def test_gan_zoo_eval_memorization_writes_numbers_grid_and_metrics(tmp_path):
     bad = run_cli([f"ckpt={ckpt}", "memorization=true", "memorization_space=colour"], cwd=tmp_path,
                   module="gan_zoo.evaluate")
     assert bad.returncode == 2 and "feature space 'colour': choose run" in bad.stderr
+
+
+def test_read_images_uses_the_training_loaders_checks(tmp_path):
+    from tests.helpers import REPO
+
+    images, files = api.read_images(str(REPO / "tests" / "data" / "paintings"), 16, 3)
+    assert images.shape == (len(files), 3, 16, 16) and len(files) > 10
+    assert images.min() >= -1 and images.max() <= 1
+    (tmp_path / "broken.png").write_bytes(b"")
+    with pytest.raises(UserError, match="none of the 1 image files"):
+        api.read_images(str(tmp_path), 16, 3)
