@@ -44,8 +44,11 @@ def report_user_error(on_error=None):
 def hydra_error_message(error: Exception) -> str | None:
     """One line for the errors Hydra raises on a bad command line, or None for any other error."""
     text = str(error)
+    if isinstance(error, MissingConfigException) and (plugin := _missing_launcher(text)):
+        return (f"the Hydra launcher '{plugin}' is not installed: pip install -e \".[cluster]\" "
+                "(or pip install hydra-joblib-launcher hydra-submitit-launcher)")
     if isinstance(error, MissingConfigException):
-        found = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
+        found = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
         if found:
             group, option = found.groups()
             options = ", ".join(error.options or []) or "see conf/" + group
@@ -59,12 +62,25 @@ def hydra_error_message(error: Exception) -> str | None:
                     f"or add a new key with +{override}")
         cause = f" ({error.__cause__})" if error.__cause__ else ""
         return text + cause
+    if isinstance(error, ValueError) and text.startswith("Only one of --run, --multirun"):
+        return f"{text} (print a sweep's config without -m: --cfg job)"
     if isinstance(error, OverrideParseException):
         return f"bad command-line override: {text.splitlines()[0]} (form: key=value, group=option, +new_key=value)"
     if isinstance(error, OmegaConfBaseException) and not _raised_in_gan_zoo(error):  # e.g. name=${nope}
         key = f"{error.full_key}: " if getattr(error, "full_key", None) else ""
         return f"{key}{text.splitlines()[0]} (check the ${{...}} references in the overrides)"
     return None
+
+
+_LAUNCHER_PLUGINS = {"joblib": "joblib", "local": "joblib", "submitit_local": "submitit", "submitit_slurm": "submitit",
+                     "slurm": "submitit"}
+
+
+def _missing_launcher(text: str) -> str | None:
+    """The launcher plugin a MissingConfigException asks for (the cluster extra is not installed), if any."""
+    found = re.search(r"'hydra/launcher/(\w+)'|hydra=launcher/(\w+)|'launcher/(\w+)'", text)
+    name = next((g for g in found.groups() if g), None) if found else None
+    return _LAUNCHER_PLUGINS.get(name)
 
 
 def _raised_in_gan_zoo(error: Exception) -> bool:
@@ -81,17 +97,30 @@ def _is_sweep(value: str) -> bool:
     return "," in value and not value.startswith(("[", "{", "'", '"'))
 
 
+SWEPT_KEYS = "GAN_ZOO_SWEPT_KEYS"  # the swept settings, for job processes of launchers (their argv is not the sweep's)
+
+
+def swept_keys(argv) -> str:
+    """The settings a command line sweeps over, comma-separated: `loss,seed`."""
+    return ",".join(arg.split("=", 1)[0].lstrip("+~") for arg in argv if "=" in arg and _is_sweep(arg.split("=", 1)[1]))
+
+
 def swept_values(task_overrides) -> str:
     """The job's values of the settings swept on the command line, for its folder name: `loss=hinge,seed=1`."""
-    swept = {arg.split("=", 1)[0].lstrip("+~") for arg in sys.argv[1:] if "=" in arg and _is_sweep(arg.split("=", 1)[1])}
+    swept = set(os.environ.get(SWEPT_KEYS, swept_keys(sys.argv[1:])).split(","))
     parts = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") in swept]
     return ",".join(parts).replace("/", "-") or "job"
+
+
+# sweep job folder names; registered on import: a launcher's job process (joblib, submitit) imports this module
+# to unpickle the job, and resolves the folder name there
+OmegaConf.register_new_resolver("swept", swept_values, replace=True)
 
 
 def run(hydra_main) -> None:
     """Run a @hydra.main function; Hydra's own errors for a bad command line end like a UserError."""
     console.quiet()
-    OmegaConf.register_new_resolver("swept", swept_values, replace=True)  # sweep job folder names
+    os.environ.setdefault(SWEPT_KEYS, swept_keys(sys.argv[1:]))  # inherited by the jobs launchers start
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its multi-line report and exiting 1
     try:

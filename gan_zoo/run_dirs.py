@@ -29,11 +29,12 @@ def resolve_run(
     checkpoints: str,  # root of checkpoint folders (paths.checkpoints)
     name: str,  # run name (a folder under both roots)
     ckpt_path: str | None,  # None = fresh run; "last" = the newest readable checkpoint of runs named `name`; or a file
+    worker: bool = False,  # a DDP worker (local rank > 0): it joins the run its rank 0 has started in that folder
 ) -> RunPaths:
     experiments, checkpoints, run_dir = Path(experiments), Path(checkpoints), Path(hydra_run_dir)
     if ckpt_path is None:
         ckpt_dir = _checkpoint_dir_for(run_dir, experiments, checkpoints, name)
-        if (run_dir / "metrics.csv").exists() or any(ckpt_dir.glob("*.ckpt")):
+        if not worker and ((run_dir / "metrics.csv").exists() or any(ckpt_dir.glob("*.ckpt"))):
             raise UserError(
                 f"'{run_dir}' already holds another run: resume it with ckpt_path=last, or leave hydra.run.dir unset"
             )

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_zoo import cli
+from gan_zoo import cli, console
 from gan_zoo.callbacks import LogEveryEpoch, StoreConfig
 from gan_zoo.checkpoints import (
     AtomicCheckpointIO,
@@ -25,6 +25,7 @@ from gan_zoo.checkpoints import (
 )
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_train_config, precision_advice
+from gan_zoo.ddp_sweeps import workers_join_this_job
 from gan_zoo.errors import UserError
 from gan_zoo.loggers import finish as finish_loggers
 from gan_zoo.resume import KimgBudget, RNGState, SafeStop, StopTraining
@@ -40,7 +41,8 @@ def train(cfg: DictConfig) -> L.Trainer:
     if advice := precision_advice(cfg):
         log.warning(advice)
     launch_dir = Path(HydraConfig.get().runtime.output_dir)
-    paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, cfg.ckpt_path)
+    paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, cfg.ckpt_path,
+                        worker=rank_zero_only.rank != 0)
     # One writer per run; the other processes of a DDP run are that writer's helpers.
     lock = RunLock(paths.ckpt_dir).acquire() if rank_zero_only.rank == 0 else None
     started = False
@@ -52,7 +54,8 @@ def train(cfg: DictConfig) -> L.Trainer:
             discard_launch_dir(launch_dir)
         started = True
         try:
-            fit()
+            with workers_join_this_job():  # in a -m sweep, DDP workers run this job, not a sweep of their own
+                fit()
         finally:
             finish_loggers(trainer.loggers)
         if rank_zero_only.rank == 0:
@@ -137,6 +140,7 @@ def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
     """Returns the run's best FID: Hydra's optimising sweepers (Optuna, Ax, Nevergrad) minimise it."""
+    console.quiet()  # again here: a launcher's job process (joblib, submitit) starts in this function
     launch_dir = HydraConfig.get().runtime.output_dir
     with report_user_error(on_error=lambda: discard_launch_dir(launch_dir)):  # a failed start leaves no folder
         try:
