@@ -6,6 +6,8 @@ a notebook without Hydra.
     images = api.generate_images(loaded.generator, 16)                  # [16, C, H, W] in [-1, 1]
     paintings, files = api.read_images("~/paintings", 64, 3)           # the training loader's checks
     features = api.extract_features(api.run_extractor(loaded.run), paintings)
+    projected = api.project_folder(loaded, "~/paintings/early", space="z", out="proj/early")  # latents.pt ...
+    result = api.morph(loaded, start="proj/early", end="proj/late", middle="~/paintings/middle", out="morph")
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,13 +59,26 @@ def generate_images(generator: nn.Module, n: int, seed: int = 0, batch_size: int
     return torch.cat([generator(chunk.to(device), **kwargs).float().cpu() for chunk in z.split(batch_size)])
 
 
-def read_images(folder: str, resolution: int, channels: int) -> tuple[torch.Tensor, list[Path]]:
-    """Every readable image under `folder` as [N, C, R, R] in [-1, 1], with the training loader's resizing,
-    cropping and bad-file handling, and the files they came from."""
-    from gan_zoo.data.image_folder import ImageFolder
+def read_images(folder: str, resolution: int, channels: int, key: str = "images") -> tuple[torch.Tensor, list[Path]]:
+    """Every readable image under `folder` (or the one image file `folder`) as [N, C, R, R] in [-1, 1], with the
+    training loader's resizing, cropping and bad-file handling, and the files they came from. `key` names the
+    setting in error messages."""
+    from gan_zoo.data.image_folder import DECODE_ERRORS, ImageFolder, image_transform
 
-    dataset = ImageFolder(folder, resolution, channels, cache_limit=0)
-    return torch.stack([dataset[i][0] for i in range(len(dataset))]), list(dataset.files)
+    path = Path(folder).expanduser()
+    if path.is_file():
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return image_transform(resolution, channels)(image)[None], [path]
+        except DECODE_ERRORS as e:
+            raise UserError(f"{key}='{path}' is not a readable image ({type(e).__name__}): give an image file or a "
+                            "folder of images") from e
+    if not path.is_dir():
+        raise UserError(f"{key}='{path}': no such folder or file (give a folder of images or one image)")
+    dataset = ImageFolder(str(path), resolution, channels, cache_limit=10**9)  # all decoded now: bad files found
+    return dataset.cache, list(dataset.files)
 
 
 def run_extractor(run: dict | None, space: str = "run") -> nn.Module:
@@ -94,3 +109,89 @@ def extract_features(extractor: nn.Module, images: torch.Tensor | Dataset, batch
             batch = torch.stack([images[i][0] for i in range(start, min(start + batch_size, len(images)))])
         chunks.append(extractor(quantize(batch).to(device))[0].float().cpu())
     return torch.cat(chunks)
+
+
+def image_shape(generator: nn.Module) -> tuple[int, int]:
+    """(resolution, channels) of the generator's images, from one forward pass."""
+    device = next((t.device for t in (*generator.parameters(), *generator.buffers())), torch.device("cpu"))
+    with torch.no_grad():
+        image = generator(torch.zeros(1, generator.latent_dim, device=device))
+    return image.shape[-1], image.shape[1]
+
+
+def project_folder(loaded: LoadedGenerator, images: str, out: str | None = None, space: str = "z",
+                   distance: nn.Module | None = None, steps: int = 1000, lr: float | None = None,
+                   batch_size: int = 16, seed: int = 0, rows: int = 16, progress: bool = True,
+                   noise_weight: float = 1e5):
+    """Project every readable image of a folder (or one file) into the generator's latent space; with `out`,
+    write latents.pt, projection.png and projection.csv there. Returns (Projection, files)."""
+    from gan_zoo.latents import check_space
+    from gan_zoo.projection import project
+
+    check_space(loaded.generator, space)  # before any reading or work
+    resolution, channels = image_shape(loaded.generator)
+    targets, files = read_images(images, resolution, channels)
+    bar = _progress_bar(len(targets), f"projecting into {space}") if progress else None
+    result = project(loaded.generator, targets, space, distance, steps, lr, batch_size, seed, noise_weight,
+                     progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    if out is not None:
+        from gan_zoo.projection_files import write_projection
+
+        write_projection(out, result, targets, files, loaded, rows)
+    return result, files
+
+
+def _progress_bar(total: int, description: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="img", dynamic_ncols=True)
+
+
+def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, space: str, distance, **options):
+    """(latents, images, files) of a set given as a folder of images (projected now, written to `out`) or as a
+    latents.pt of an earlier projection (its images read back from the files it lists)."""
+    from gan_zoo.latents import load_latents
+
+    path = Path(source).expanduser()
+    if path.is_file() and path.suffix == ".pt":
+        record = load_latents(path, loaded.generator)
+        if record["space"] != space:
+            raise UserError(f"{key}='{path}' holds latents in {record['space']}, not {space}: set space={record['space']}")
+        resolution, channels = image_shape(loaded.generator)
+        images = [read_images(f, resolution, channels, key=f"{key} (listed in {path.name})")[0] for f in record["files"]]
+        if not images:
+            raise UserError(f"{key}='{path}' lists no image files: project a folder with gan-zoo-project")
+        return record["latents"], torch.cat(images), record["files"]
+    result, files = project_folder(loaded, source, out, space, distance, **options)
+    resolution, channels = image_shape(loaded.generator)
+    return result.latents, read_images(source, resolution, channels, key=key)[0], [str(f) for f in files]
+
+
+def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str | None = None, space: str = "z",
+          distance=None, pairing: str = "nearest", steps=(0.0, 0.25, 0.5, 0.75, 1.0), method: str = "slerp",
+          features: str = "run", media_pairs: int = 32, gif_frames: int = 24, projection: dict | None = None):
+    """Project a start and an end set (or reuse their latents.pt), pair them, generate the sets between them at
+    each t of `steps`, write them (folders per t, strips, GIFs) and their distances to the real sets."""
+    from gan_zoo.latents import check_space
+    from gan_zoo.morph_files import write_morph
+    from gan_zoo.morphing import intermediates, pair
+
+    check_space(loaded.generator, space)
+    ts = [float(t) for t in steps]
+    if not ts or any(not 0 <= t <= 1 for t in ts):
+        raise UserError(f"steps={list(steps)}: give fractions between 0 and 1, e.g. [0,0.25,0.5,0.75,1]")
+    extractor = run_extractor(loaded.run, features)  # before any work: a run without metrics says so now
+    resolution, channels = image_shape(loaded.generator)
+    middle_images = read_images(middle, resolution, channels, key="middle")[0] if middle else None
+    out = Path(out).expanduser()
+    options = projection or {}
+    a, start_images, start_files = projected_set(loaded, start, "start", out / "start", space, distance, **options)
+    b, end_images, end_files = projected_set(loaded, end, "end", out / "end", space, distance, **options)
+    pairs = pair(pairing, a, b, start_files, end_files)
+    images = intermediates(loaded.generator, a, b, pairs, ts, space, method)
+    frames = intermediates(loaded.generator, a, b, type(pairs)(pairs.start[:media_pairs], pairs.end[:media_pairs]),
+                           torch.linspace(0, 1, gif_frames).tolist(), space, method)
+    real = {"start": start_images, "end": end_images} | ({"middle": middle_images} if middle_images is not None else {})
+    return write_morph(out, ts, pairs, images, frames, real, extractor, start_files, end_files, media_pairs)

@@ -124,10 +124,14 @@ def ema_generator(checkpoint: dict, path: str | Path) -> torch.nn.Module:
     """The EMA generator of a gan_zoo checkpoint, built from the config stored in it, in eval mode."""
     from hydra.utils import instantiate
 
+    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    prefix = "generator_ema.module."
+    if not isinstance(state, dict) or not any(str(k).startswith(prefix) for k in state):
+        raise UserError(f"'{path}' holds no generator (no generator_ema weights): give a checkpoint that "
+                        "gan-zoo-train wrote (checkpoints/<name>/<run>/last.ckpt), or pretrained=...")
     run = run_config(checkpoint, path)
     generator = instantiate(run["model"]["generator"], resolution=run["data"]["resolution"],
                             channels=run["data"]["channels"])
-    prefix = "generator_ema.module."
     generator.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
     return generator.eval()
 

@@ -1,7 +1,10 @@
 """`gan-zoo-generate`: images and latent interpolations from a gan_zoo checkpoint or a pretrained generator.
 
     gan-zoo-generate ckpt=checkpoints/<name>/<run>/last.ckpt num=64 out=samples.png
+    gan-zoo-generate ckpt=... num=50000 out=fid_images/                   # one PNG per image, for other tools
     gan-zoo-generate pretrained=pytorch_gan_zoo:celebAHQ-512 interpolate=true steps=10 out=morph.png
+    gan-zoo-generate ckpt=... interpolate=true format=gif steps=30 out=morph.gif
+    gan-zoo-generate ckpt=... interpolate=true latents=proj/latents.pt out=between.png   # between projections
     gan-zoo-generate ckpt=<a StyleGAN run>/last.ckpt psi=0.7 out=truncated.png    # the truncation trick
 """
 import inspect
@@ -11,45 +14,88 @@ from pathlib import Path
 import hydra
 import torch
 from omegaconf import DictConfig
-from torchvision.utils import make_grid, save_image
 
 from gan_zoo import cli
 from gan_zoo.api import load_generator
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.errors import UserError
+from gan_zoo.latents import check_space, from_z, interpolate, load_latents, render
+from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between latents a, b [N, D] at fractions t [T] -> [N, T, D] (White 2016):
-    it keeps interpolated Gaussian latents at the norm the generator was trained on."""
-    a_n, b_n = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
-    omega = torch.acos((a_n * b_n).sum(1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None, None]  # [N, 1, 1]
-    t = t[None, :, None]
-    return (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / torch.sin(omega)
+    """Spherical interpolation between latents a, b [N, D] at fractions t [T] -> [N, T, D]."""
+    return interpolate(a, b, t, "slerp")
+
+
+def _format(cfg: DictConfig, out: Path) -> str:
+    fmt = cfg.format or ("folder" if not out.suffix else out.suffix.lstrip(".").lower())
+    fmt = "png" if fmt in ("jpg", "jpeg") else fmt
+    if fmt not in FORMATS:
+        raise UserError(f"format={fmt!r} (from out='{out}'): choose one of {', '.join(FORMATS)} "
+                        "(a folder: out=<name>/ or format=folder)")
+    if fmt in ("gif", "mp4") and not cfg.interpolate:
+        raise UserError(f"format={fmt} animates an interpolation: add interpolate=true (or write png / a folder)")
+    return fmt
+
+
+def _endpoints(cfg: DictConfig, generator, space: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start and end latents [rows, ...] in `space`: random, or consecutive entries of a latents.pt."""
+    if cfg.latents:
+        record = load_latents(cfg.latents, generator)
+        if record["space"] != space:
+            raise UserError(f"'{cfg.latents}' holds latents in {record['space']}, not {space}: set space={record['space']}")
+        latents = record["latents"]
+        if len(latents) < 2:
+            raise UserError(f"'{cfg.latents}' holds {len(latents)} latent; interpolation needs at least 2")
+        return latents[:-1], latents[1:]  # image i -> image i + 1
+    seed = torch.Generator().manual_seed(cfg.seed)
+    z = torch.randn(2 * cfg.rows, generator.latent_dim, generator=seed)
+    device = next(generator.parameters()).device
+    with torch.no_grad():
+        latents = from_z(generator, z.to(device), space, cfg.psi).cpu()
+    return latents[: cfg.rows], latents[cfg.rows :]
 
 
 @torch.no_grad()
 def generate(cfg: DictConfig) -> Path:
+    out = Path(cfg.out).expanduser()
+    fmt = _format(cfg, out)
+    if fmt == "folder" and out.is_dir() and any(out.glob("*.png")) and not cfg.overwrite:
+        raise UserError(f"out='{out}' already holds PNG images: choose another folder or add overwrite=true")
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
     generator = load_generator(cfg.ckpt, cfg.pretrained, device).generator
-    seed = torch.Generator().manual_seed(cfg.seed)
-    if cfg.interpolate:  # each row morphs from one random latent to another
-        a, b = (torch.randn(cfg.rows, generator.latent_dim, generator=seed) for _ in range(2))
-        z = slerp(a, b, torch.linspace(0, 1, cfg.steps)).flatten(0, 1)
-        nrow = cfg.steps
-    else:
-        z = torch.randn(cfg.num, generator.latent_dim, generator=seed)
-        nrow = cfg.nrow
+    space = cfg.space
+    check_space(generator, space)
     kwargs = {}
     if cfg.psi != 1:  # the truncation trick: StyleGAN-style generators only
         if "psi" not in inspect.signature(generator.forward).parameters:
             raise UserError(f"psi={cfg.psi}: truncation needs a StyleGAN-style generator (it has a tracked average w)")
         kwargs["psi"] = cfg.psi
-    images = torch.cat([generator(chunk.to(device), **kwargs).float().cpu() for chunk in z.split(cfg.batch_size)])
-    out = Path(cfg.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)
-    return out
+    if cfg.interpolate:  # each row morphs from one latent to another
+        a, b = _endpoints(cfg, generator, space)
+        latents = interpolate(a, b, torch.linspace(0, 1, cfg.steps), cfg.method)  # [rows, steps, ...]
+        images = torch.cat([render(generator, chunk.to(device), space, psi=cfg.psi).float().cpu()
+                            for chunk in latents.flatten(0, 1).split(cfg.batch_size)])
+        frames = images.unflatten(0, (len(latents), cfg.steps))  # [rows, steps, C, H, W]
+        if fmt in ("gif", "mp4"):
+            return save_animation(frames, out, fmt, cfg.fps)
+        if fmt == "folder":
+            return save_folder(images, out)
+        return save_grid(images, out, nrow=cfg.steps)
+    if cfg.latents:
+        raise UserError("latents=... is read by interpolate=true; to see projections, look at projection.png")
+    if fmt == "folder":  # many images, in batches: never all in memory
+        return save_folder(_batches(generator, cfg, device, kwargs), out, total=cfg.num, progress=True)
+    images = torch.cat(list(_batches(generator, cfg, device, kwargs)))
+    return save_grid(images, out, nrow=cfg.nrow)
+
+
+def _batches(generator, cfg, device, kwargs):
+    seed = torch.Generator().manual_seed(cfg.seed)
+    for start in range(0, cfg.num, cfg.batch_size):
+        z = torch.randn(min(cfg.batch_size, cfg.num - start), generator.latent_dim, generator=seed)
+        yield generator(z.to(device), **kwargs).float().cpu()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="generate")

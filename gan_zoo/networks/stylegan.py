@@ -84,9 +84,10 @@ class SynthesisLayer(nn.Module):
         self.act = nn.LeakyReLU(0.2)
         self.conv_clamp = conv_clamp  # clamp activations (fp16 safety), None = off
 
-    def forward(self, x, w, noise_mode="random"):
+    def forward(self, x, w, noise_mode="random", noise=None):
         x = self.conv(x, w)
-        noise = torch.randn_like(x[:, :1]) if noise_mode == "random" else self.noise_const.to(x.dtype)
+        if noise is None:  # given noise [N, 1, r, r]: a projection's optimised noise maps
+            noise = torch.randn_like(x[:, :1]) if noise_mode == "random" else self.noise_const.to(x.dtype)
         x = self.act(x + noise * self.noise_strength + self.bias[None, :, None, None]) * math.sqrt(2)
         return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp else x
 
@@ -147,14 +148,16 @@ class Generator(nn.Module):
             return self.mix_styles(w, self.mapping(torch.randn_like(z)), crossover)
         return w[:, None].repeat(1, self.num_ws, 1)
 
-    def synthesis(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "random", noise: list | None = None) -> torch.Tensor:
+        """ws [N, num_ws, w_dim] -> images; `noise`: one map [N, 1, r, r] per conv layer (else by noise_mode)."""
+        noise = noise or [None] * len(self.convs)
         x = self.const[None].expand(len(ws), -1, -1, -1)
-        x = self.convs[0](x, ws[:, 0], noise_mode)
+        x = self.convs[0](x, ws[:, 0], noise_mode, noise[0])
         image = self.to_rgbs[0](x, ws[:, 1])
         for level in range(1, len(self.to_rgbs)):
             j = 2 * level - 1
-            x = self.convs[j](x, ws[:, j], noise_mode)
-            x = self.convs[j + 1](x, ws[:, j + 1], noise_mode)
+            x = self.convs[j](x, ws[:, j], noise_mode, noise[j])
+            x = self.convs[j + 1](x, ws[:, j + 1], noise_mode, noise[j + 1])
             image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False) \
                 + self.to_rgbs[level](x, ws[:, j + 2])  # skip architecture (StyleGAN2 Fig. 7b)
         return image  # [N, C, R, R]

@@ -1,0 +1,55 @@
+"""Write images of the embedded Fashion-MNIST subset as PNG folders, one per class: start, end and middle sets
+for trying gan-zoo-project / gan-zoo-morph offline.
+
+    python -m gan_zoo.data.export_embedded --out sets --classes sandal sneaker ankle_boot --num 64 --holdout 500
+
+With --holdout N only the images that `data.holdout=N` keeps out of training are written (the same fixed subset).
+"""
+import argparse
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from gan_zoo.data.embedded import load_embedded_images
+from gan_zoo.errors import UserError
+
+CLASSES = ("t_shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot")
+
+
+def held_out_indices(total: int, holdout: int) -> list[int]:
+    """The indices data.holdout=N keeps out of training (datamodule: its own fixed seed)."""
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(2**31 - 1)).tolist()
+    return sorted(order[:holdout])
+
+
+def export_embedded(out: str, classes: list[str], num: int, holdout: int = 0) -> dict[str, Path]:
+    images, labels = load_embedded_images()
+    unknown = [c for c in classes if c not in CLASSES]
+    if unknown:
+        raise UserError(f"unknown class {unknown[0]!r}: choose from {', '.join(CLASSES)}")
+    indices = held_out_indices(len(images), holdout) if holdout else list(range(len(images)))
+    folders = {}
+    for name in classes:
+        folder = Path(out) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        chosen = [i for i in indices if labels[i] == CLASSES.index(name)][:num]
+        for i in chosen:
+            Image.fromarray(images[i]).save(folder / f"{i:04d}.png")
+        folders[name] = folder
+    return folders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--classes", nargs="+", required=True, choices=CLASSES)
+    parser.add_argument("--num", type=int, default=64, help="images per class (at most)")
+    parser.add_argument("--holdout", type=int, default=0, help="only the images data.holdout=N keeps out of training")
+    args = parser.parse_args()
+    for name, folder in export_embedded(args.out, args.classes, args.num, args.holdout).items():
+        print(f"{folder}: {len(list(folder.glob('*.png')))} images of {name}")
+
+
+if __name__ == "__main__":
+    main()

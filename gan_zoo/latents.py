@@ -1,0 +1,107 @@
+"""Latent spaces of the zoo's generators, interpolation in them, and latents.pt files.
+
+Spaces: `z` (the prior's Gaussian input: DCGAN, PGGAN, the imported PGAN, StyleGAN), `w` (StyleGAN's mapped
+latent, one vector for every layer) and `w_plus` (one w per layer, [num_ws, w_dim]: Abdal et al. 2019).
+A latents.pt file holds plain values only (read with weights_only=True): file names, latents, space, the
+generator's identity (a hash of its weights), final distances.
+"""
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gan_zoo.checkpoints import safe_load
+from gan_zoo.errors import UserError
+
+SPACES = ("z", "w", "w_plus")
+METHODS = ("slerp", "lerp")
+
+
+def has_w(generator: nn.Module) -> bool:
+    return hasattr(generator, "mapping") and hasattr(generator, "synthesis")
+
+
+def check_space(generator: nn.Module, space: str) -> None:
+    if space not in SPACES:
+        raise UserError(f"space={space!r}: choose one of {', '.join(SPACES)}")
+    if space != "z" and not has_w(generator):
+        raise UserError(f"space={space}: {type(generator).__module__}.{type(generator).__name__} has no mapping "
+                        "network (w and w_plus belong to StyleGAN-style generators); use space=z")
+
+
+def from_z(generator: nn.Module, z: torch.Tensor, space: str, psi: float = 1.0) -> torch.Tensor:
+    """Latents in `space` for prior samples z [N, latent_dim]."""
+    check_space(generator, space)
+    if space == "z":
+        return z
+    w = generator.styles(z, psi)[:, 0]  # [N, w_dim] (no mixing: eval mode)
+    return w if space == "w" else w[:, None].repeat(1, generator.num_ws, 1)
+
+
+def render(generator: nn.Module, latents: torch.Tensor, space: str, noise: list | None = None,
+           noise_mode: str = "const", psi: float = 1.0) -> torch.Tensor:
+    """Images [N, C, R, R] in about [-1, 1] from latents in `space` (differentiable: projection uses it).
+    StyleGAN's per-pixel noise is the generator's fixed noise unless `noise` maps are given; `psi` truncates z."""
+    if space == "z":
+        return generator(latents, psi=psi, noise_mode=noise_mode) if has_w(generator) else generator(latents)
+    ws = latents[:, None].expand(-1, generator.num_ws, -1) if space == "w" else latents
+    return generator.synthesis(ws, noise_mode=noise_mode, noise=noise)
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, method: str = "slerp") -> torch.Tensor:
+    """Latents between a and b [N, ...] at fractions t [T] -> [N, T, ...]. slerp (White 2016) keeps Gaussian z
+    at the norm the generator was trained on; lerp is StyleGAN's choice in w."""
+    if method not in METHODS:
+        raise UserError(f"method={method!r}: choose slerp or lerp")
+    shape = a.shape[1:]
+    a, b = a.flatten(1).float(), b.flatten(1).float()
+    tt = t.float()[None, :, None]
+    if method == "lerp":
+        out = a[:, None] + tt * (b - a)[:, None]
+    else:
+        a_n, b_n = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+        omega = torch.acos((a_n * b_n).sum(1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None, None]  # [N, 1, 1]
+        out = (torch.sin((1 - tt) * omega) * a[:, None] + torch.sin(tt * omega) * b[:, None]) / torch.sin(omega)
+    return out.reshape(len(a), len(t), *shape)
+
+
+def identity(generator: nn.Module) -> str:
+    """A hash of the generator's weights: latents belong to one generator."""
+    digest = hashlib.sha256(type(generator).__name__.encode())
+    for key, value in sorted(generator.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def save_latents(path: str | Path, latents: torch.Tensor, space: str, generator: nn.Module, source: str,
+                 files: list | None = None, distances: torch.Tensor | None = None, noise: list | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "latents": latents.detach().cpu(),
+        "space": space,
+        "files": [str(f) for f in (files or [])],
+        "model": {"identity": identity(generator), "class": type(generator).__name__, "source": str(source)},
+        "distances": None if distances is None else distances.detach().cpu(),
+        "noise": None if noise is None else [n.detach().cpu() for n in noise],
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(record, tmp)
+    tmp.replace(path)  # never a half-written file
+    return path
+
+
+def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
+    """A latents.pt file; with `generator`, refused unless it was made for that generator."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"latents file not found: '{path}' (give the latents.pt that gan-zoo-project wrote)")
+    record = safe_load(path)
+    if not isinstance(record, dict) or not {"latents", "space", "model"} <= set(record):
+        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project)")
+    if generator is not None and record["model"]["identity"] != identity(generator):
+        raise UserError(f"'{path}' holds latents of another generator ({record['model']['source']}): project the "
+                        "images with this checkpoint first (gan-zoo-project), or give the checkpoint they came from")
+    return record

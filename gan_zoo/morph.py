@@ -1,0 +1,51 @@
+"""`gan-zoo-morph`: from a start set of images to an end set, through the generator's latent space, with an
+evaluation of the generated intermediates against a real middle set.
+
+    gan-zoo-morph ckpt=... start=paintings/early end=paintings/late middle=paintings/middle out=morph
+"""
+import sys
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from gan_zoo import cli
+from gan_zoo.api import load_generator, morph
+from gan_zoo.cli import CONFIG_DIR, report_user_error
+from gan_zoo.errors import UserError
+from gan_zoo.latents import check_space
+from gan_zoo.project import check_new_folder, pick_device
+
+
+def run(cfg: DictConfig) -> dict:
+    out = check_new_folder(cfg.out, "morph.json", cfg.overwrite)
+    steps = OmegaConf.to_container(cfg.steps) if OmegaConf.is_list(cfg.steps) else [cfg.steps]
+    loaded = load_generator(cfg.ckpt, cfg.pretrained, pick_device(cfg.device))
+    check_space(loaded.generator, cfg.space)
+    distance = instantiate(cfg.distance)  # lpips without its weights fails here, before any work
+    projection = {key: cfg[key] for key in ("steps_projection", "lr", "batch_size", "seed", "noise_weight")}
+    projection["steps"] = projection.pop("steps_projection")
+    if cfg.media_pairs < 0:
+        raise UserError(f"media_pairs={cfg.media_pairs}: must be >= 0")
+    summary = morph(loaded, cfg.start, cfg.end, out, cfg.middle, cfg.space, distance, cfg.pairing, steps, cfg.method,
+                    cfg.features, cfg.media_pairs, cfg.gif_frames, projection)
+    reference = "middle" if cfg.middle else "start"
+    fids = ", ".join(f"t={r['t']:g}: {r['fid']:.3g}" for r in summary["distances"]
+                     if r["set"] == "generated" and r["reference"] == reference)
+    print(f"morphed {len(summary['pairs'])} pairs; FID to the real {reference} set: {fids}; wrote {out}/morph.csv, "
+          "morph.json, morph.png, t_*/, strips/, gifs/", file=sys.stderr)
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="morph")
+def _main(cfg: DictConfig) -> None:
+    with report_user_error():
+        run(cfg)
+
+
+def main() -> None:
+    cli.run(_main)
+
+
+if __name__ == "__main__":
+    main()

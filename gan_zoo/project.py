@@ -1,0 +1,67 @@
+"""`gan-zoo-project`: the latents of real images, by gradient descent on an image distance (many at once).
+
+    gan-zoo-project ckpt=checkpoints/<name>/<run>/last.ckpt images=my_images out=proj
+    gan-zoo-project ckpt=<a StyleGAN run>/last.ckpt images=paintings/early space=w_plus distance=lpips out=early
+"""
+import sys
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from gan_zoo import cli
+from gan_zoo.api import load_generator, project_folder
+from gan_zoo.cli import CONFIG_DIR, report_user_error
+from gan_zoo.errors import UserError
+from gan_zoo.latents import check_space
+
+
+def pick_device(name: str) -> torch.device:
+    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"device={name!r}: choose auto, cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={name}: no CUDA GPU here; use device=cpu (or auto)")
+    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
+
+
+def check_new_folder(out: str, marker: str, overwrite: bool) -> Path:
+    """Refuse to write over an earlier result in `out` (its `marker` file) unless overwrite=true."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"out='{path}' is a file: give a folder")
+    if (path / marker).exists() and not overwrite:
+        raise UserError(f"out='{path}' already holds a result ({marker}): choose another out= or add overwrite=true")
+    return path
+
+
+def run(cfg: DictConfig) -> Path:
+    for key, low in (("steps", 1), ("batch_size", 1), ("rows", 0)):
+        if not isinstance(cfg[key], int) or cfg[key] < low:
+            raise UserError(f"{key}={cfg[key]!r}: must be an integer >= {low}")
+    out = check_new_folder(cfg.out, "latents.pt", cfg.overwrite)
+    device = pick_device(cfg.device)
+    loaded = load_generator(cfg.ckpt, cfg.pretrained, device)
+    check_space(loaded.generator, cfg.space)
+    distance = instantiate(cfg.distance)  # lpips without its weights fails here, before any work
+    result, files = project_folder(loaded, cfg.images, out, cfg.space, distance, cfg.steps, cfg.lr,
+                                   cfg.batch_size, cfg.seed, cfg.rows, noise_weight=cfg.noise_weight)
+    print(f"projected {len(files)} images into {cfg.space}: distance {result.start_distances.mean():.4g} -> "
+          f"{result.distances.mean():.4g} (mean, {distance.name}); wrote {out}/latents.pt, projection.png, "
+          "projection.csv", file=sys.stderr)
+    return out
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="project")
+def _main(cfg: DictConfig) -> None:
+    with report_user_error():
+        run(cfg)
+
+
+def main() -> None:
+    cli.run(_main)
+
+
+if __name__ == "__main__":
+    main()

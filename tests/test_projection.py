@@ -1,0 +1,109 @@
+"""Projection into z, w, w_plus for the three models and the imported PGAN; gan-zoo-project's files; latents.pt."""
+import csv
+
+import pytest
+import torch
+from PIL import Image
+
+from gan_zoo.api import load_generator
+from gan_zoo.data.export_embedded import export_embedded
+from gan_zoo.latents import identity, load_latents, render
+from gan_zoo.projection import project
+from gan_zoo.train import train
+from tests.helpers import BASE, TINY, compose_config, run_cli
+from tests.test_pretrained import _their_checkpoint
+from tests.test_progan import PGGAN_TINY
+from tests.test_stylegan import STYLEGAN_TINY
+
+MODELS = {
+    "dcgan": [*TINY, "trainer.limit_train_batches=10"],
+    "pggan": [*BASE, *PGGAN_TINY],
+    "stylegan": [*BASE, *STYLEGAN_TINY],
+}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A briefly trained checkpoint of each model (16x16 grayscale), and an imported pytorch_GAN_zoo PGAN file."""
+    root = tmp_path_factory.mktemp("zoo")
+    paths = {}
+    for name, overrides in MODELS.items():
+        train(compose_config(root / name, overrides))
+        (paths[name],) = (root / name / "checkpoints").rglob("last.ckpt")
+    from gan_zoo.networks.progan import Generator
+
+    torch.manual_seed(0)
+    _their_checkpoint(Generator(16, 1, latent_dim=12, widths=[8, 8, 8]), 0.0, root / "pgan.pth")
+    paths["imported"] = root / "pgan.pth"
+    return paths
+
+
+def _generator(checkpoints, name):
+    if name == "imported":
+        return load_generator(pretrained=f"pytorch_gan_zoo:{checkpoints['imported']}").generator
+    return load_generator(str(checkpoints[name])).generator
+
+
+@pytest.mark.parametrize("name, space", [("dcgan", "z"), ("pggan", "z"), ("imported", "z"), ("stylegan", "z"),
+                                         ("stylegan", "w"), ("stylegan", "w_plus")])
+def test_projection_of_generated_images_recovers_them(checkpoints, name, space):
+    generator = _generator(checkpoints, name)
+    z = torch.randn(6, generator.latent_dim, generator=torch.Generator().manual_seed(123))
+    with torch.no_grad():
+        targets = render(generator, z, "z")
+    result = project(generator, targets, space, steps=150, batch_size=3)  # two batches
+    assert result.latents.shape[0] == 6 and result.reconstructions.shape == targets.shape
+    assert result.distances.mean() < result.start_distances.mean() / 3, (result.start_distances, result.distances)
+    if space == "z":  # on the prior's shell
+        torch.testing.assert_close(result.latents.norm(dim=1), torch.full((6,), generator.latent_dim ** 0.5))
+
+
+def test_w_plus_reconstructs_at_least_as_well_as_w(checkpoints):
+    generator = _generator(checkpoints, "stylegan")
+    z = torch.randn(6, generator.latent_dim, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        targets = render(generator, z, "z")
+    w = project(generator, targets, "w", steps=200, batch_size=6)
+    w_plus = project(generator, targets, "w_plus", steps=200, batch_size=6)
+    assert w_plus.latents.shape[1:] == (generator.num_ws, w.latents.shape[1])
+    assert w_plus.distances.mean() <= w.distances.mean() * 1.05
+    assert len(w_plus.noise) == len(generator.convs)  # the optimised noise maps come back
+
+
+def test_batching_gives_each_image_its_own_latent(checkpoints):
+    """The same image projected alone and inside a batch of others ends at the same kind of result."""
+    generator = _generator(checkpoints, "stylegan")
+    z = torch.randn(4, generator.latent_dim, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        targets = render(generator, z, "z")
+    batched = project(generator, targets, "w", steps=100, batch_size=4)
+    alone = project(generator, targets[:1], "w", steps=100, batch_size=1)
+    assert batched.distances[0] == pytest.approx(alone.distances[0].item(), rel=0.3, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sets")
+    return export_embedded(str(root), ["trouser", "bag", "dress"], 12, holdout=500)
+
+
+def test_gan_zoo_project_writes_latents_grid_and_csv(checkpoints, held_out, tmp_path):
+    out = tmp_path / "proj"
+    result = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "steps=40",
+                      "batch_size=5"], cwd=tmp_path, module="gan_zoo.project")
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = load_latents(out / "latents.pt", _generator(checkpoints, "dcgan"))  # weights_only, the same generator
+    assert record["space"] == "z" and record["latents"].shape == (12, 16) and len(record["files"]) == 12
+    rows = list(csv.DictReader(open(out / "projection.csv")))
+    assert len(rows) == 12 and all(float(r["distance"]) <= float(r["start_distance"]) for r in rows)
+    assert all(float(r["psnr_db"]) > 0 for r in rows)
+    assert Image.open(out / "projection.png").size[0] == 2 + 8 * 18  # 4 pairs a line, 16px images
+    again = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "steps=1"],
+                    cwd=tmp_path, module="gan_zoo.project")
+    assert again.returncode == 2 and "overwrite=true" in again.stderr  # an earlier projection is kept
+    assert load_latents(out / "latents.pt")["latents"].equal(record["latents"])
+
+
+def test_identity_tells_generators_apart(checkpoints):
+    a, b = _generator(checkpoints, "dcgan"), _generator(checkpoints, "pggan")
+    assert identity(a) == identity(_generator(checkpoints, "dcgan")) != identity(b)
