@@ -182,6 +182,8 @@ def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str |
     ts = [float(t) for t in steps]
     if not ts or any(not 0 <= t <= 1 for t in ts):
         raise UserError(f"steps={list(steps)}: give fractions between 0 and 1, e.g. [0,0.25,0.5,0.75,1]")
+    if pairing not in ("nearest", "all") and not Path(pairing).expanduser().is_file():
+        raise UserError(f"pairing={pairing!r}: choose nearest, all, or a CSV file with columns start,end")
     extractor = run_extractor(loaded.run, features)  # before any work: a run without metrics says so now
     resolution, channels = image_shape(loaded.generator)
     middle_images = read_images(middle, resolution, channels, key="middle")[0] if middle else None

@@ -1,0 +1,199 @@
+"""gan-zoo-morph end to end on the embedded data, pairing, gan-zoo-generate's new outputs, and the bad inputs of
+the latent toolkit (one line, exit 2, nothing written)."""
+import csv
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from gan_zoo.api import load_generator
+from gan_zoo.data.export_embedded import export_embedded
+from gan_zoo.errors import UserError
+from gan_zoo.morphing import pair
+from gan_zoo.train import train
+from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
+
+# A DCGAN at 16x16 that learns coarse garment shapes in ~15 s on 2 cores: a trouser and a bag are told apart.
+DCGAN_SHORT = [a for a in TINY if not a.startswith(("trainer.limit_train_batches", "trainer.max_epochs",
+                                                       "model.generator.width", "model.discriminator.width"))] + [
+    "trainer.max_epochs=3", "model.generator.width=24", "model.discriminator.width=24", "data.batch_size=32"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("morph")
+    train(compose_config(root, [*DCGAN_SHORT, *SMALL_METRICS, "data.holdout=500"]))
+    (ckpt,) = (root / "checkpoints").rglob("last.ckpt")
+    sets = export_embedded(str(root / "sets"), ["trouser", "bag", "dress"], 16, holdout=500)  # never trained on
+    return ckpt, sets
+
+
+def _one_line_error(result, *words):
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("gan-zoo: error: ") and "Traceback" not in result.stderr, result.stderr[-2000:]
+    for word in words:
+        assert word in last, last
+    return last
+
+
+@pytest.mark.slow
+def test_morph_from_trousers_to_bags_against_dresses(run, tmp_path):
+    ckpt, sets = run
+    out = tmp_path / "morph"
+    result = run_cli([f"ckpt={ckpt}", f"start={sets['trouser']}", f"end={sets['bag']}", f"middle={sets['dress']}",
+                      f"out={out}", "steps_projection=150", "steps=[0,0.5,1]", "media_pairs=3", "gif_frames=6"],
+                     cwd=tmp_path, module="gan_zoo.morph")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for t in ("0.00", "0.50", "1.00"):
+        assert len(list((out / f"t_{t}").glob("*.png"))) == 16  # nearest pairing: one-to-one, 16 pairs
+    assert len(list((out / "strips").glob("*.png"))) == 3
+    gif = Image.open(out / "gifs" / "pair_0000.gif")
+    assert gif.n_frames == 6 + 4  # forth and back
+    assert (out / "start" / "latents.pt").is_file() and (out / "end" / "projection.png").is_file()
+    assert (out / "morph.png").is_file()
+    rows = list(csv.DictReader(open(out / "morph.csv")))
+    fid = {(r["set"], r["t"], r["reference"]): float(r["fid"]) for r in rows}
+    assert ("start", "", "middle") in fid and ("end", "", "middle") in fid  # the baselines
+    # the generated set at t=0 sits closer to the start set than to the end set, and at t=1 the other way round
+    assert fid["generated", "0.0", "start"] < fid["generated", "0.0", "end"]
+    assert fid["generated", "1.0", "end"] < fid["generated", "1.0", "start"]
+    summary = json.loads((out / "morph.json").read_text())
+    assert summary["features"] == "fmnist_cnn" and len(summary["pairs"]) == 16
+
+    # the projections are reused: the same pairs and the same generated sets without projecting again
+    again = run_cli([f"ckpt={ckpt}", f"start={out / 'start' / 'latents.pt'}", f"end={out / 'end' / 'latents.pt'}",
+                     f"out={tmp_path / 'again'}", "steps=[0,0.5,1]", "media_pairs=0"], cwd=tmp_path, module="gan_zoo.morph")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "projecting" not in again.stderr
+    assert (tmp_path / "again" / "t_0.50" / "000000.png").read_bytes() == (out / "t_0.50" / "000000.png").read_bytes()
+
+
+def test_pairing_nearest_is_one_to_one_and_minimal_all_and_csv(tmp_path):
+    start = torch.tensor([[0.0], [10.0], [20.0]])
+    end = torch.tensor([[21.0], [1.0], [9.0]])
+    files = (["a.png", "b.png", "c.png"], ["x.png", "y.png", "z.png"])
+    nearest = pair("nearest", start, end, *files)
+    assert sorted(zip(nearest.start, nearest.end)) == [(0, 1), (1, 2), (2, 0)]
+    everything = pair("all", start, end, *files)
+    assert len(everything.start) == 9 and len(set(zip(everything.start, everything.end))) == 9
+    given = tmp_path / "pairs.csv"
+    given.write_text("start,end\na.png,z.png\n2,0\n")
+    by_csv = pair(str(given), start, end, *files)
+    assert list(zip(by_csv.start, by_csv.end)) == [(0, 2), (2, 0)]
+    given.write_text("start,end\nnope.png,x.png\n")
+    with pytest.raises(UserError, match="nope.png"):
+        pair(str(given), start, end, *files)
+
+
+def test_generate_writes_a_folder_of_pngs_and_an_animated_gif(run, tmp_path):
+    ckpt, _ = run
+    folder = run_cli([f"ckpt={ckpt}", "num=70", "batch_size=32", f"out={tmp_path / 'many'}"], cwd=tmp_path,
+                     module="gan_zoo.generate")
+    assert folder.returncode == 0, folder.stderr[-2000:]
+    files = sorted((tmp_path / "many").glob("*.png"))
+    assert len(files) == 70 and Image.open(files[-1]).size == (16, 16)
+    gif = run_cli([f"ckpt={ckpt}", "interpolate=true", "rows=2", "steps=5", "method=lerp", f"out={tmp_path / 'm.gif'}"],
+                  cwd=tmp_path, module="gan_zoo.generate")
+    assert gif.returncode == 0, gif.stderr[-2000:]
+    frames = Image.open(tmp_path / "m.gif")
+    assert frames.n_frames == 5 + 3 and frames.size == (2 + 2 * 18, 2 + 18)
+    mp4 = run_cli([f"ckpt={ckpt}", "interpolate=true", f"out={tmp_path / 'm.mp4'}"], cwd=tmp_path,
+                  module="gan_zoo.generate")
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        _one_line_error(mp4, "pip install av")
+    else:
+        assert mp4.returncode == 0 and (tmp_path / "m.mp4").stat().st_size > 0
+
+
+def test_generate_interpolates_between_projected_images(run, tmp_path):
+    ckpt, sets = run
+    proj = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "steps=5"], cwd=tmp_path,
+                   module="gan_zoo.project")
+    assert proj.returncode == 0, proj.stderr[-2000:]
+    result = run_cli([f"ckpt={ckpt}", "interpolate=true", f"latents={tmp_path / 'p' / 'latents.pt'}", "steps=4",
+                      f"out={tmp_path / 'between.png'}"], cwd=tmp_path, module="gan_zoo.generate")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert Image.open(tmp_path / "between.png").size == (2 + 4 * 18, 2 + 15 * 18)  # 16 images -> 15 rows
+
+
+def test_bad_inputs_of_the_latent_toolkit(run, tmp_path):
+    ckpt, sets = run
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    (empty / "broken.png").write_bytes(b"not a png")
+    no_generator = tmp_path / "no_generator.ckpt"
+    torch.save({"state_dict": {"discriminator.w": torch.zeros(1)}, "epoch": 0}, no_generator)
+    other = tmp_path / "other"
+    train(compose_config(other, [*TINY, "seed=5"]))  # another generator
+    (other_ckpt,) = (other / "checkpoints").rglob("last.ckpt")
+    proj = run_cli([f"ckpt={other_ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'other_proj'}", "steps=2"],
+                   cwd=tmp_path, module="gan_zoo.project")
+    assert proj.returncode == 0, proj.stderr[-2000:]
+    out = tmp_path / "out"
+    cases = [
+        ("gan_zoo.project", [f"ckpt={ckpt}", f"images={empty}", f"out={out}"], ["none of the 1 image files"]),
+        ("gan_zoo.project", [f"ckpt={ckpt}", f"images={tmp_path / 'missing'}", f"out={out}"], ["no such folder"]),
+        ("gan_zoo.project", [f"ckpt={no_generator}", f"images={sets['bag']}", f"out={out}"], ["holds no generator"]),
+        ("gan_zoo.project", [f"ckpt={ckpt}", f"images={sets['bag']}", f"out={out}", "space=w"],
+         ["space=w", "use space=z"]),
+        ("gan_zoo.project", [f"ckpt={ckpt}", f"images={sets['bag']}", f"out={out}", "steps=0"], ["steps=0"]),
+        ("gan_zoo.morph", [f"ckpt={ckpt}", f"start={tmp_path / 'other_proj' / 'latents.pt'}", f"end={sets['bag']}",
+                           f"out={out}"], ["another generator", "gan-zoo-project"]),
+        ("gan_zoo.morph", [f"ckpt={ckpt}", f"start={sets['bag']}", f"end={sets['dress']}", f"out={out}",
+                           "pairing=nope"], ["pairing='nope'"]),
+        ("gan_zoo.morph", [f"ckpt={ckpt}", f"start={sets['bag']}", f"end={sets['dress']}", f"out={out}",
+                           "steps=[0,2]"], ["between 0 and 1"]),
+        ("gan_zoo.generate", [f"ckpt={ckpt}", "interpolate=true", f"latents={tmp_path / 'other_proj' / 'latents.pt'}",
+                              f"out={out}.png"], ["another generator"]),
+        ("gan_zoo.generate", [f"ckpt={ckpt}", f"out={out}.gif"], ["interpolate=true"]),
+        ("gan_zoo.generate", [f"ckpt={ckpt}", f"out={out}.webm"], ["format='webm'"]),
+    ]
+    for module, args, words in cases:
+        _one_line_error(run_cli(args, cwd=tmp_path, module=module), *words)
+        assert not out.exists() and not (tmp_path / "out.png").exists()
+
+
+def test_lpips_without_its_weights_fails_at_start_up_naming_the_file(run, tmp_path, monkeypatch):
+    ckpt, sets = run
+    # an empty torch hub folder and no network: the weights can be neither found nor downloaded
+    env = {"TORCH_HOME": str(tmp_path / "torch_home"), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    result = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "distance=lpips"],
+                     cwd=tmp_path, module="gan_zoo.project", env=env, timeout=120)
+    _one_line_error(result, "vgg16-397923af.pth", "distance.vgg16_weights", "distance=pixels")
+    assert "projecting" not in result.stderr and not (tmp_path / "p").exists()
+    given = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "distance=lpips",
+                     f"distance.vgg16_weights={tmp_path / 'vgg.pth'}"], cwd=tmp_path, module="gan_zoo.project")
+    _one_line_error(given, "vgg.pth", "no such file")
+
+
+def test_lpips_distance_with_a_given_vgg16_file(tmp_path):
+    """LPIPS built from a VGG16 state dict file (random weights here: the real ones are a 528 MB download)."""
+    import torchvision
+
+    from gan_zoo.distances import LPIPSDistance
+
+    torch.manual_seed(0)
+    features = torchvision.models.vgg16(weights=None).features.state_dict()
+    torch.save({f"features.{k}": v for k, v in features.items()}, tmp_path / "vgg16.pth")
+    distance = LPIPSDistance(str(tmp_path / "vgg16.pth"))
+    first = next(distance.lpips.net.children())[0]
+    torch.testing.assert_close(first.weight, features["0.weight"])  # the file's weights are the ones used
+    x = torch.rand(2, 1, 16, 16) * 2 - 1
+    y = (x + 0.5 * torch.randn_like(x)).clamp(-1, 1)
+    same, different = distance(x, x), distance(x, y)
+    assert same.shape == (2,) and torch.all(same < 1e-6) and torch.all(different > same)
+    x.requires_grad_(True)
+    distance(x, y).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0  # differentiable: projection can use it
+
+
+def test_checkpoint_without_generator_is_refused_by_the_api(tmp_path):
+    path = tmp_path / "d.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(UserError, match="holds no generator"):
+        load_generator(str(path))
