@@ -16,7 +16,7 @@ def test_colab_notebook_runs_end_to_end(tmp_path):
         f"paths.cache={tmp_path}/cache"]
     parameters.source = "\n".join([
         "INSTALL = False", "USE_DRIVE = False", f"WORK = {str(tmp_path / 'drive')!r}", "DATA = None",
-        f"TRAIN = {train!r}", "MAX_TIME = '1h'", "RESUME = False", "NAME = 'nb'"])
+        f"TRAIN = {train!r}", "MAX_TIME = '1h'", "RESUME = False", "PERIODS = None", "PROJECTION_STEPS = 20", "NAME = 'nb'"])
     nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
                             ).execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
