@@ -134,3 +134,16 @@ def run(hydra_main) -> None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = full_error
+
+
+def command(config_name: str, body):
+    """The console entry of a command whose config is conf/<config_name>.yaml and whose work is body(cfg):
+    Hydra's command line, and bad input as one line (exit 2)."""
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
+    def _main(cfg) -> None:
+        with report_user_error():
+            body(cfg)
+
+    return lambda: run(_main)

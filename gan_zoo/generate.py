@@ -11,13 +11,11 @@ import inspect
 import sys
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
 from gan_zoo import cli
 from gan_zoo.api import load_generator
-from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.errors import UserError
 from gan_zoo.latents import check_space, from_z, interpolate, load_latents, render
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
@@ -98,14 +96,11 @@ def _batches(generator, cfg, device, kwargs):
         yield generator(z.to(device), **kwargs).float().cpu()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="generate")
-def _main(cfg: DictConfig) -> None:
-    with report_user_error():
-        print(f"wrote {generate(cfg)}", file=sys.stderr)
+def _run(cfg: DictConfig) -> None:
+    print(f"wrote {generate(cfg)}", file=sys.stderr)
 
 
-def main() -> None:
-    cli.run(_main)
+main = cli.command("generate", _run)
 
 
 if __name__ == "__main__":

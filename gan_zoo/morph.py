@@ -5,13 +5,11 @@ evaluation of the generated intermediates against a real middle set.
 """
 import sys
 
-import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_zoo import cli
 from gan_zoo.api import load_generator, morph
-from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.errors import UserError
 from gan_zoo.latents import check_space
 from gan_zoo.project import check_new_folder, pick_device
@@ -37,14 +35,7 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="morph")
-def _main(cfg: DictConfig) -> None:
-    with report_user_error():
-        run(cfg)
-
-
-def main() -> None:
-    cli.run(_main)
+main = cli.command("morph", run)
 
 
 if __name__ == "__main__":

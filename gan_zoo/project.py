@@ -6,14 +6,12 @@
 import sys
 from pathlib import Path
 
-import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gan_zoo import cli
 from gan_zoo.api import load_generator, project_folder
-from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.errors import UserError
 from gan_zoo.latents import check_space
 
@@ -53,14 +51,7 @@ def run(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="project")
-def _main(cfg: DictConfig) -> None:
-    with report_user_error():
-        run(cfg)
-
-
-def main() -> None:
-    cli.run(_main)
+main = cli.command("project", run)
 
 
 if __name__ == "__main__":
