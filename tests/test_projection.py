@@ -94,7 +94,7 @@ def test_gan_zoo_project_writes_latents_grid_and_csv(checkpoints, held_out, tmp_
     assert result.returncode == 0, result.stderr[-2000:]
     record = load_latents(out / "latents.pt", _generator(checkpoints, "dcgan"))  # weights_only, the same generator
     assert record["space"] == "z" and record["latents"].shape == (12, 16) and len(record["files"]) == 12
-    rows = list(csv.DictReader(open(out / "projection.csv")))
+    rows = list(csv.DictReader((out / "projection.csv").read_text().splitlines()))
     assert len(rows) == 12 and all(float(r["distance"]) <= float(r["start_distance"]) for r in rows)
     assert all(float(r["psnr_db"]) > 0 for r in rows)
     assert Image.open(out / "projection.png").size[0] == 2 + 8 * 18  # 4 pairs a line, 16px images
