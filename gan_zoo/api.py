@@ -81,15 +81,17 @@ def read_images(folder: str, resolution: int, channels: int, key: str = "images"
     return dataset.cache, list(dataset.files)
 
 
-def run_extractor(run: dict | None, space: str = "run") -> nn.Module:
-    """The feature extractor of the run's metrics protocol (`space="run"`), or the pixels (`space="pixels"`)."""
+def run_extractor(run: dict | None, space: str = "run", key: str = "memorization_space") -> nn.Module:
+    """The feature extractor of the run's metrics protocol (`space="run"`), or the pixels (`space="pixels"`);
+    `key` names the setting in error messages."""
     if space == "pixels":
         return PixelExtractor()
     if space != "run":
-        raise UserError(f"feature space {space!r}: choose run (the run's metrics extractor) or pixels")
+        raise UserError(f"{key}={space!r}: choose run (the run's metrics extractor) or pixels")
     evaluate = ((run or {}).get("metrics") or {}).get("evaluate")
     if not evaluate:
-        raise UserError("the run has no metrics extractor: choose the pixels (space=pixels) or metrics=classifier")
+        what = "the run has no metrics extractor" if run else "a pretrained generator has no run metrics extractor"
+        raise UserError(f"{what}: use the pixels ({key}=pixels), or train with metrics=classifier / inception")
     from hydra.utils import instantiate
 
     return instantiate(evaluate["evaluator"]["extractor"]).eval()
@@ -184,7 +186,7 @@ def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str |
         raise UserError(f"steps={list(steps)}: give fractions between 0 and 1, e.g. [0,0.25,0.5,0.75,1]")
     if pairing not in ("nearest", "all") and not Path(pairing).expanduser().is_file():
         raise UserError(f"pairing={pairing!r}: choose nearest, all, or a CSV file with columns start,end")
-    extractor = run_extractor(loaded.run, features)  # before any work: a run without metrics says so now
+    extractor = run_extractor(loaded.run, features, key="features")  # before any work: a run without metrics says so now
     resolution, channels = image_shape(loaded.generator)
     middle_images = read_images(middle, resolution, channels, key="middle")[0] if middle else None
     out = Path(out).expanduser()

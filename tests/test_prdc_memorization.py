@@ -123,7 +123,7 @@ def test_gan_zoo_eval_memorization_writes_numbers_grid_and_metrics(tmp_path):
         metrics["metrics"]) and metrics["protocol"]["prdc_k"] == 5
     bad = run_cli([f"ckpt={ckpt}", "memorization=true", "memorization_space=colour"], cwd=tmp_path,
                   module="gan_zoo.evaluate")
-    assert bad.returncode == 2 and "feature space 'colour': choose run" in bad.stderr
+    assert bad.returncode == 2 and "memorization_space='colour': choose run" in bad.stderr
 
 
 def test_read_images_uses_the_training_loaders_checks(tmp_path):

@@ -107,3 +107,19 @@ def test_gan_zoo_project_writes_latents_grid_and_csv(checkpoints, held_out, tmp_
 def test_identity_tells_generators_apart(checkpoints):
     a, b = _generator(checkpoints, "dcgan"), _generator(checkpoints, "pggan")
     assert identity(a) == identity(_generator(checkpoints, "dcgan")) != identity(b)
+
+
+def test_morph_with_the_imported_pgan_uses_the_pixels(checkpoints, held_out, tmp_path):
+    """A pretrained generator has no run metrics extractor: morph says to use the pixels, and works with them."""
+    from gan_zoo import api
+    from gan_zoo.errors import UserError
+
+    loaded = api.load_generator(pretrained=f"pytorch_gan_zoo:{checkpoints['imported']}")
+    folders = {"start": str(held_out["trouser"]), "end": str(held_out["bag"]), "middle": str(held_out["dress"])}
+    with pytest.raises(UserError, match="features=pixels"):
+        api.morph(loaded, out=str(tmp_path / "m"), **folders)
+    assert not (tmp_path / "m").exists()
+    summary = api.morph(loaded, out=str(tmp_path / "m"), features="pixels", steps=[0, 1], media_pairs=1, gif_frames=3,
+                        projection={"steps": 5, "progress": False}, **folders)
+    assert summary["features"] == "pixels" and len(summary["pairs"]) == 12
+    assert sorted(p.name for p in (tmp_path / "m").glob("t_*")) == ["t_0.00", "t_1.00"]
