@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,7 +72,9 @@ def test_wandb_logs_offline_without_an_account(tmp_path, monkeypatch):
     assert list(offline_runs[0].rglob("*.wandb"))
     assert list(offline_runs[0].rglob("media/images/samples_*.png"))
     train(compose_config(tmp_path, [*TINY, "logger=wandb", "trainer.max_epochs=2", "ckpt_path=last"]))
-    ids = {p.name.rsplit("-", 1)[-1] for p in (run_dir / "wandb").glob("offline-run-*")}
+    # offline-run-<date>_<time>-<id>, and "-1" appended when both runs started within the same second
+    ids = {re.match(r"offline-run-\d{8}_\d{6}-([a-z0-9]+)", p.name).group(1)
+           for p in (run_dir / "wandb").glob("offline-run-*")}
     assert len(ids) == 1  # the resumed run logs under the same wandb id
 
 
