@@ -73,6 +73,16 @@ class FeatureDistance(nn.Module):
         return (a - b).square().mean(1) + self.pixel_weight * _mse(images, targets)
 
 
+def _read_weights(path: Path) -> dict:
+    try:
+        return safe_load(path, "VGG16 weights")
+    except UserError:
+        raise
+    except Exception as e:  # truncated download, garbage bytes
+        raise UserError(f"VGG16 weights '{path}' are truncated or corrupt ({type(e).__name__}): download "
+                        f"{VGG16_URL} again") from e
+
+
 def vgg16_state_dict(vgg16_weights: str | None, timeout: float = 20.0) -> dict:
     """VGG16's ImageNet weights: the given file, else torchvision's cached download (downloaded if missing)."""
     if vgg16_weights:
@@ -80,10 +90,10 @@ def vgg16_state_dict(vgg16_weights: str | None, timeout: float = 20.0) -> dict:
         if not path.is_file():
             raise UserError(f"distance.vgg16_weights='{path}': no such file (torchvision's {VGG16_FILE}, "
                             f"from {VGG16_URL})")
-        return safe_load(path, "VGG16 weights")
+        return _read_weights(path)
     cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
     if cached.is_file():
-        return safe_load(cached, "VGG16 weights")
+        return _read_weights(cached)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # offline: fail in seconds, not minutes
     try:

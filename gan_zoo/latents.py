@@ -98,7 +98,13 @@ def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
     path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"latents file not found: '{path}' (give the latents.pt that gan-zoo-project wrote)")
-    record = safe_load(path)
+    try:
+        record = safe_load(path, "latents file")
+    except UserError:
+        raise
+    except Exception as e:  # truncated, garbage bytes
+        raise UserError(f"latents file '{path}' is truncated or corrupt ({type(e).__name__}): project the images "
+                        "again with gan-zoo-project") from e
     if not isinstance(record, dict) or not {"latents", "space", "model"} <= set(record):
         raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project)")
     if generator is not None and record["model"]["identity"] != identity(generator):

@@ -215,3 +215,27 @@ def test_checkpoint_without_generator_is_refused_by_the_api(tmp_path):
     torch.save({"state_dict": {}}, path)
     with pytest.raises(UserError, match="holds no generator"):
         load_generator(str(path))
+
+
+def test_untrusted_latents_and_weights_files_are_never_executed(run, tmp_path):
+    """A latents.pt or VGG16 file that would run a command when unpickled is refused (weights_only); a damaged
+    one is named as such. One line, exit 2, the command never runs."""
+    from gan_zoo.distances import vgg16_state_dict
+    from tests.test_safe_loading import _CreatesAFile
+
+    ckpt, sets = run
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "latents.pt"
+    torch.save({"latents": torch.zeros(2, 16), "space": "z", "model": {}, "payload": _CreatesAFile(marker)}, evil)
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"\x80\x02garbage")
+    result = run_cli([f"ckpt={ckpt}", "interpolate=true", f"latents={evil}", f"out={tmp_path / 'x.png'}"],
+                     cwd=tmp_path, module="gan_zoo.generate")
+    _one_line_error(result, str(evil))
+    result = run_cli([f"ckpt={ckpt}", f"start={damaged}", f"end={sets['bag']}", f"out={tmp_path / 'm'}"],
+                     cwd=tmp_path, module="gan_zoo.morph")
+    _one_line_error(result, "truncated or corrupt")
+    for path in (evil, damaged):
+        with pytest.raises(UserError, match=re.escape(str(path))):
+            vgg16_state_dict(str(path))
+    assert not marker.exists() and not (tmp_path / "x.png").exists() and not (tmp_path / "m").exists()
