@@ -52,11 +52,18 @@ def load_generator(ckpt: str | None = None, pretrained: str | None = None, devic
 
 
 @torch.no_grad()
-def generate_images(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, **kwargs) -> torch.Tensor:
-    """n images [n, C, H, W] in [-1, 1] (on CPU) from latents drawn with `seed`; kwargs go to the generator."""
+def image_batches(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, **kwargs):
+    """n images from latents drawn with `seed`, yielded batch by batch ([B, C, H, W] in [-1, 1], on CPU): never
+    all in memory; kwargs go to the generator."""
     z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     device = next((t.device for t in (*generator.parameters(), *generator.buffers())), torch.device("cpu"))
-    return torch.cat([generator(chunk.to(device), **kwargs).float().cpu() for chunk in z.split(batch_size)])
+    for chunk in z.split(batch_size):
+        yield generator(chunk.to(device), **kwargs).float().cpu()
+
+
+def generate_images(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, **kwargs) -> torch.Tensor:
+    """n images [n, C, H, W] in [-1, 1] (on CPU) from latents drawn with `seed`; kwargs go to the generator."""
+    return torch.cat(list(image_batches(generator, n, seed, batch_size, **kwargs)))
 
 
 def read_images(folder: str, resolution: int, channels: int, key: str = "images") -> tuple[torch.Tensor, list[Path]]:
@@ -128,11 +135,21 @@ def project_folder(loaded: LoadedGenerator, images: str, out: str | None = None,
     """Project every readable image of a folder (or one file) into the generator's latent space; with `out`,
     write latents.pt, projection.png and projection.csv there. Returns (Projection, files)."""
     from gan_zoo.latents import check_space
-    from gan_zoo.projection import project
 
     check_space(loaded.generator, space)  # before any reading or work
-    resolution, channels = image_shape(loaded.generator)
-    targets, files = read_images(images, resolution, channels)
+    targets, files = read_images(images, *image_shape(loaded.generator))
+    result = project_images(loaded, targets, files, out, space, distance, steps, lr, batch_size, seed, rows, progress,
+                            noise_weight)
+    return result, files
+
+
+def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, out: str | None = None,
+                   space: str = "z", distance: nn.Module | None = None, steps: int = 1000, lr: float | None = None,
+                   batch_size: int = 16, seed: int = 0, rows: int = 16, progress: bool = True,
+                   noise_weight: float = 1e5):
+    """project_folder for images already read ([N, C, R, R] in [-1, 1], and the files they came from)."""
+    from gan_zoo.projection import project
+
     bar = _progress_bar(len(targets), f"projecting into {space}") if progress else None
     result = project(loaded.generator, targets, space, distance, steps, lr, batch_size, seed, noise_weight,
                      progress=bar.update if bar else None)
@@ -142,7 +159,7 @@ def project_folder(loaded: LoadedGenerator, images: str, out: str | None = None,
         from gan_zoo.projection_files import write_projection
 
         write_projection(out, result, targets, files, loaded, rows)
-    return result, files
+    return result
 
 
 def _progress_bar(total: int, description: str):
@@ -166,9 +183,9 @@ def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, spa
         if not images:
             raise UserError(f"{key}='{path}' lists no image files: project a folder with gan-zoo-project")
         return record["latents"], torch.cat(images), record["files"]
-    result, files = project_folder(loaded, source, out, space, distance, **options)
-    resolution, channels = image_shape(loaded.generator)
-    return result.latents, read_images(source, resolution, channels, key=key)[0], [str(f) for f in files]
+    targets, files = read_images(source, *image_shape(loaded.generator), key=key)
+    result = project_images(loaded, targets, files, out, space, distance, **options)
+    return result.latents, targets, [str(f) for f in files]
 
 
 def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str | None = None, space: str = "z",

@@ -15,15 +15,10 @@ import torch
 from omegaconf import DictConfig
 
 from gan_zoo import cli
-from gan_zoo.api import load_generator
+from gan_zoo.api import generate_images, image_batches, load_generator
 from gan_zoo.errors import UserError
 from gan_zoo.latents import check_space, from_z, interpolate, load_latents, render
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between latents a, b [N, D] at fractions t [T] -> [N, T, D]."""
-    return interpolate(a, b, t, "slerp")
 
 
 def _format(cfg: DictConfig, out: Path) -> str:
@@ -84,16 +79,10 @@ def generate(cfg: DictConfig) -> Path:
     if cfg.latents:
         raise UserError("latents=... is read by interpolate=true; to see projections, look at projection.png")
     if fmt == "folder":  # many images, in batches: never all in memory
-        return save_folder(_batches(generator, cfg, device, kwargs), out, total=cfg.num, progress=True)
-    images = torch.cat(list(_batches(generator, cfg, device, kwargs)))
+        return save_folder(image_batches(generator, cfg.num, cfg.seed, cfg.batch_size, **kwargs), out, total=cfg.num,
+                           progress=True)
+    images = generate_images(generator, cfg.num, cfg.seed, cfg.batch_size, **kwargs)
     return save_grid(images, out, nrow=cfg.nrow)
-
-
-def _batches(generator, cfg, device, kwargs):
-    seed = torch.Generator().manual_seed(cfg.seed)
-    for start in range(0, cfg.num, cfg.batch_size):
-        z = torch.randn(min(cfg.batch_size, cfg.num - start), generator.latent_dim, generator=seed)
-        yield generator(z.to(device), **kwargs).float().cpu()
 
 
 def _run(cfg: DictConfig) -> None:

@@ -5,7 +5,6 @@ latent, one vector for every layer) and `w_plus` (one w per layer, [num_ws, w_di
 A latents.pt file holds plain values only (read with weights_only=True): file names, latents, space, the
 generator's identity (a hash of its weights), final distances.
 """
-import hashlib
 from pathlib import Path
 
 import torch
@@ -68,11 +67,9 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, method: str =
 
 def identity(generator: nn.Module) -> str:
     """A hash of the generator's weights: latents belong to one generator."""
-    digest = hashlib.sha256(type(generator).__name__.encode())
-    for key, value in sorted(generator.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    from gan_zoo.metrics.extractors import state_dict_sha256
+
+    return state_dict_sha256(generator)[:16]
 
 
 def save_latents(path: str | Path, latents: torch.Tensor, space: str, generator: nn.Module, source: str,

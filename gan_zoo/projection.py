@@ -69,7 +69,7 @@ def _best_starts(generator, targets, distance, starts: int, rng: torch.Generator
     return candidates[scores.argmin(0), torch.arange(n)]
 
 
-def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_weight, starts):
+def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_weight, starts, w_stats):
     n, device = len(targets), targets.device
     rng = torch.Generator().manual_seed(seed)
     noise = None
@@ -77,7 +77,7 @@ def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_w
         latent = _best_starts(generator, targets, distance, starts, rng)
         w_std = 0.0
     else:
-        w_avg, w_std = _w_statistics(generator, seed=seed)
+        w_avg, w_std = w_stats
         latent = w_avg[None].repeat(n, 1) if space == "w" else w_avg[None, None].repeat(n, generator.num_ws, 1)
         noise = [torch.randn(n, 1, layer.noise_const.shape[0], layer.noise_const.shape[1], generator=rng).to(device)
                  for layer in generator.convs]
@@ -126,10 +126,11 @@ def project(generator: nn.Module, targets: torch.Tensor, space: str = "z", dista
     device = next(generator.parameters()).device
     generator.eval().requires_grad_(False)
     distance.to(device)
+    w_stats = _w_statistics(generator, seed=seed) if space != "z" else None  # once, not per batch
     parts = []
     for i, batch in enumerate(targets.split(batch_size)):
         parts.append(_project_batch(generator, batch.to(device), space, distance, steps, lr, seed + i, noise_weight,
-                                    starts))
+                                    starts, w_stats))
         if progress:
             progress(len(batch))
     latents, final, start, images, noise = zip(*parts)

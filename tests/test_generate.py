@@ -2,7 +2,7 @@
 import torch
 from PIL import Image
 
-from gan_zoo.generate import slerp
+from gan_zoo.latents import interpolate
 from gan_zoo.train import train
 from tests.helpers import TINY, compose_config, run_cli
 
@@ -11,7 +11,7 @@ def test_slerp_ends_at_both_latents_and_keeps_the_norm_between_them():
     torch.manual_seed(0)
     a, b = torch.randn(3, 64), torch.randn(3, 64)
     b = b / b.norm(dim=1, keepdim=True) * a.norm(dim=1, keepdim=True)
-    path = slerp(a, b, torch.linspace(0, 1, 5))  # [3, 5, 64]
+    path = interpolate(a, b, torch.linspace(0, 1, 5), "slerp")  # [3, 5, 64]
     torch.testing.assert_close(path[:, 0], a)
     torch.testing.assert_close(path[:, -1], b)
     torch.testing.assert_close(path.norm(dim=2), a.norm(dim=1, keepdim=True).expand(3, 5))

@@ -44,13 +44,18 @@ def _generator(checkpoints, name):
     return load_generator(str(checkpoints[name])).generator
 
 
+def _own_images(generator, n: int, seed: int) -> torch.Tensor:
+    """Images whose true latents are known: the generator's own, from z drawn with `seed`."""
+    z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return render(generator, z, "z")
+
+
 @pytest.mark.parametrize("name, space", [("dcgan", "z"), ("pggan", "z"), ("imported", "z"), ("stylegan", "z"),
                                          ("stylegan", "w"), ("stylegan", "w_plus")])
 def test_projection_of_generated_images_recovers_them(checkpoints, name, space):
     generator = _generator(checkpoints, name)
-    z = torch.randn(6, generator.latent_dim, generator=torch.Generator().manual_seed(123))
-    with torch.no_grad():
-        targets = render(generator, z, "z")
+    targets = _own_images(generator, 6, 123)
     result = project(generator, targets, space, steps=150, batch_size=3)  # two batches
     assert result.latents.shape[0] == 6 and result.reconstructions.shape == targets.shape
     assert result.distances.mean() < result.start_distances.mean() / 3, (result.start_distances, result.distances)
@@ -60,9 +65,7 @@ def test_projection_of_generated_images_recovers_them(checkpoints, name, space):
 
 def test_w_plus_reconstructs_at_least_as_well_as_w(checkpoints):
     generator = _generator(checkpoints, "stylegan")
-    z = torch.randn(6, generator.latent_dim, generator=torch.Generator().manual_seed(7))
-    with torch.no_grad():
-        targets = render(generator, z, "z")
+    targets = _own_images(generator, 6, 7)
     w = project(generator, targets, "w", steps=200, batch_size=6)
     w_plus = project(generator, targets, "w_plus", steps=200, batch_size=6)
     assert w_plus.latents.shape[1:] == (generator.num_ws, w.latents.shape[1])
@@ -73,9 +76,7 @@ def test_w_plus_reconstructs_at_least_as_well_as_w(checkpoints):
 def test_batching_gives_each_image_its_own_latent(checkpoints):
     """The same image projected alone and inside a batch of others ends at the same kind of result."""
     generator = _generator(checkpoints, "stylegan")
-    z = torch.randn(4, generator.latent_dim, generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        targets = render(generator, z, "z")
+    targets = _own_images(generator, 4, 3)
     batched = project(generator, targets, "w", steps=100, batch_size=4)
     alone = project(generator, targets[:1], "w", steps=100, batch_size=1)
     assert batched.distances[0] == pytest.approx(alone.distances[0].item(), rel=0.3, abs=1e-3)

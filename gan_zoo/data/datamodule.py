@@ -10,6 +10,13 @@ from gan_zoo.data.sampler import ResumableRandomSampler
 from gan_zoo.errors import UserError
 
 
+def held_out_indices(total: int, holdout: int) -> list[int]:
+    """The indices data.holdout=N keeps out of training: a fixed subset, its own seed (not data.seed), so runs
+    with other seeds hold out the same images."""
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(2**31 - 1)).tolist()
+    return sorted(order[:holdout])
+
+
 class GANDataModule(L.LightningDataModule):
     def __init__(
         self,
@@ -44,10 +51,10 @@ class GANDataModule(L.LightningDataModule):
             if not 0 < holdout < len(self.dataset):
                 raise UserError(f"data.holdout={holdout} must be between 1 and the {len(self.dataset) - 1} images "
                                 "that leave some for training (0 = no held-out images)")
-            # its own seed, not data.seed: runs with other seeds hold out the same images
-            order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(2**31 - 1)).tolist()
-            self.holdout_dataset = Subset(self.dataset, sorted(order[:holdout]))
-            self.dataset = Subset(self.dataset, sorted(order[holdout:]))
+            held_out = held_out_indices(len(self.dataset), holdout)
+            kept = sorted(set(range(len(self.dataset))) - set(held_out))
+            self.holdout_dataset = Subset(self.dataset, held_out)
+            self.dataset = Subset(self.dataset, kept)
         if drop_last and len(self.dataset) < batch_size:
             raise UserError(
                 f"the dataset has {len(self.dataset)} images, fewer than data.batch_size={batch_size}: lower the batch size"

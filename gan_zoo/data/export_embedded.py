@@ -8,19 +8,13 @@ With --holdout N only the images that `data.holdout=N` keeps out of training are
 import argparse
 from pathlib import Path
 
-import torch
 from PIL import Image
 
+from gan_zoo.data.datamodule import held_out_indices
 from gan_zoo.data.embedded import load_embedded_images
 from gan_zoo.errors import UserError
 
 CLASSES = ("t_shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot")
-
-
-def held_out_indices(total: int, holdout: int) -> list[int]:
-    """The indices data.holdout=N keeps out of training (datamodule: its own fixed seed)."""
-    order = torch.randperm(total, generator=torch.Generator().manual_seed(2**31 - 1)).tolist()
-    return sorted(order[:holdout])
 
 
 def export_embedded(out: str, classes: list[str], num: int, holdout: int = 0) -> dict[str, Path]:
