@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from gan_zoo import trusted
 from gan_zoo.checkpoints import ema_generator, load_checkpoint, run_config
 from gan_zoo.errors import UserError
 from gan_zoo.metrics.evaluator import quantize
@@ -49,6 +50,15 @@ def load_generator(ckpt: str | None = None, pretrained: str | None = None, devic
     checkpoint = load_checkpoint(ckpt)
     generator = ema_generator(checkpoint, ckpt).to(device)
     return LoadedGenerator(generator, str(Path(ckpt).expanduser()), run_config(checkpoint, ckpt), checkpoint)
+
+
+def run_folders(loaded: LoadedGenerator) -> list[str]:
+    """The folders of the run a loaded checkpoint belongs to (its checkpoint folder and its run folder): outputs
+    made from it may go there."""
+    if loaded.run is None:
+        return []
+    stored = (loaded.run.get("paths") or {}).get("run_dir")
+    return [str(Path(loaded.source).parent), *([stored] if isinstance(stored, str) else [])]
 
 
 @torch.no_grad()
@@ -88,20 +98,39 @@ def read_images(folder: str, resolution: int, channels: int, key: str = "images"
     return dataset.cache, list(dataset.files)
 
 
-def run_extractor(run: dict | None, space: str = "run", key: str = "memorization_space") -> nn.Module:
+def run_extractor(loaded: LoadedGenerator, space: str = "run", key: str = "memorization_space") -> nn.Module:
     """The feature extractor of the run's metrics protocol (`space="run"`), or the pixels (`space="pixels"`);
     `key` names the setting in error messages."""
     if space == "pixels":
         return PixelExtractor()
     if space != "run":
         raise UserError(f"{key}={space!r}: choose run (the run's metrics extractor) or pixels")
-    evaluate = ((run or {}).get("metrics") or {}).get("evaluate")
-    if not evaluate:
-        what = "the run has no metrics extractor" if run else "a pretrained generator has no run metrics extractor"
-        raise UserError(f"{what}: use the pixels ({key}=pixels), or train with metrics=classifier / inception")
-    from hydra.utils import instantiate
+    evaluator = _stored_evaluator(loaded, f"use the pixels ({key}=pixels), or train with metrics=classifier / inception")
+    return trusted.build(evaluator.get("extractor"), "extractor", loaded.source).eval()
 
-    return instantiate(evaluate["evaluator"]["extractor"]).eval()
+
+def _stored_evaluator(loaded: LoadedGenerator, instead: str) -> dict:
+    evaluate = ((loaded.run or {}).get("metrics") or {}).get("evaluate")
+    if not isinstance(evaluate, dict) or not isinstance(evaluate.get("evaluator"), dict):
+        what = "the run has no metrics protocol" if loaded.run else "a pretrained generator has no run metrics protocol"
+        raise UserError(f"{what}: {instead}")
+    return evaluate["evaluator"]
+
+
+def run_evaluator(loaded: LoadedGenerator, cache_dir: str | None):
+    """The run's own metrics protocol (an Evaluator) from the config stored in its checkpoint; the real-feature
+    cache goes to `cache_dir`, the user's choice, never a folder the file names."""
+    config = _stored_evaluator(loaded, "choose one for this evaluation, e.g. metrics=classifier or metrics=inception")
+    return trusted.build(config, "evaluator", loaded.source, cache_dir=cache_dir)
+
+
+def run_data(loaded: LoadedGenerator):
+    """The run's data module, from the config stored in its checkpoint; it reads the files that are there and
+    never downloads (a download would write where the file says)."""
+    config = dict((loaded.run or {}).get("data") or {})
+    if isinstance(config.get("dataset"), dict) and "download" in config["dataset"]:
+        config["dataset"] = {**config["dataset"], "download": False}
+    return trusted.build(config, "data", loaded.source)
 
 
 @torch.no_grad()
@@ -203,7 +232,7 @@ def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str |
         raise UserError(f"steps={list(steps)}: give fractions between 0 and 1, e.g. [0,0.25,0.5,0.75,1]")
     if pairing not in ("nearest", "all") and not Path(pairing).expanduser().is_file():
         raise UserError(f"pairing={pairing!r}: choose nearest, all, or a CSV file with columns start,end")
-    extractor = run_extractor(loaded.run, features, key="features")  # before any work: a run without metrics says so now
+    extractor = run_extractor(loaded, features, key="features")  # before any work: a run without metrics says so now
     resolution, channels = image_shape(loaded.generator)
     middle_images = read_images(middle, resolution, channels, key="middle")[0] if middle else None
     out = Path(out).expanduser()

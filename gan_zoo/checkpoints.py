@@ -2,39 +2,27 @@
 clear errors for missing, damaged or unsafe files, finding the newest good one, and checking that a
 checkpoint's networks match the config it is resumed with."""
 import logging
-import os
-import pickle
-import re
 import zipfile
 from pathlib import Path
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from gan_zoo import trusted
 from gan_zoo.errors import UserError
+from gan_zoo.files import read, save
 
 log = logging.getLogger(__name__)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes to a temporary file in the same folder, then renames it over the target: a kill during a
-    save leaves the previous checkpoint whole."""
+    """Saves through `files.save`: a kill, a full disk or a read-only folder during a save leaves the previous
+    checkpoint whole; loads through `files.read` (weights_only, whatever the caller asks)."""
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        save(checkpoint, path, "checkpoint")
 
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
-        # Lightning's resume goes through here: always weights_only, whatever the caller asks.
         return load_checkpoint(path)
 
 
@@ -43,30 +31,11 @@ def remove_stale_temporaries(folder: Path) -> int:
     Call it only while holding the run's lock: then no save of another process is under way."""
     freed = 0
     for tmp in Path(folder).glob(".*.ckpt.tmp*"):
-        freed += tmp.stat().st_size
+        freed += tmp.lstat().st_size
         tmp.unlink(missing_ok=True)
     if freed:
         log.info(f"removed temporary files of interrupted saves in '{folder}' ({freed / 2**20:.0f} MiB)")
     return freed
-
-
-def safe_load(path: Path, what: str = "checkpoint", **kwargs):
-    """torch.load with weights_only=True: tensors, numbers, strings and plain containers, and nothing in the
-    file is executed. A file that needs more is refused with a UserError saying what it tried to load."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
-    except pickle.UnpicklingError as e:
-        # A refusal names the global, function or class the file asked for; anything else (e.g. "Unsupported
-        # operand") is a file that is not a pickle at all: damaged, for the caller to report as such.
-        reason = next((line.strip() for line in str(e).splitlines()
-                       if re.search(r"GLOBAL|unrecognized function|Can only create", line)), None)
-        if reason is None:
-            raise
-        raise UserError(
-            f"refusing {what} '{path}': it holds Python objects or code, not only tensors and plain values "
-            f"({reason}); nothing in it was run. Load only files from people you trust, and ask for a plain "
-            "state dict"
-        ) from e
 
 
 def is_readable(path: Path) -> bool:
@@ -81,16 +50,14 @@ def is_readable(path: Path) -> bool:
 def load_checkpoint(path: str | Path) -> dict:
     """The checkpoint dict at `path` (on CPU), or a UserError naming the file and what is wrong."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: '{path}'")
-    try:
-        return safe_load(path)
-    except UserError:
-        raise
-    except Exception as e:  # truncated zip, garbage bytes
+    hint = ""
+    if path.is_file() and not is_readable(path):
         good = newest_readable(path.parent.glob("*.ckpt"), exclude=path)
         hint = f"; the newest readable one there is '{good}'" if good else "; no readable checkpoint is beside it"
-        raise UserError(f"checkpoint '{path}' is truncated or corrupt ({type(e).__name__}){hint}") from e
+    checkpoint = read(path, "checkpoint", hint)
+    if not isinstance(checkpoint, dict):
+        raise UserError(f"'{path}' is not a checkpoint (it holds a {type(checkpoint).__name__}, not a dict)")
+    return checkpoint
 
 
 def newest_readable(candidates, exclude: Path | None = None) -> Path | None:
@@ -106,7 +73,7 @@ def newest_readable(candidates, exclude: Path | None = None) -> Path | None:
 
 def run_config(checkpoint: dict, path: str | Path) -> dict:
     """The resolved config a gan_zoo run stored in its checkpoint."""
-    if "gan_zoo_config" not in checkpoint:
+    if not isinstance(checkpoint.get("gan_zoo_config"), dict):
         raise UserError(f"'{path}' is not a gan_zoo checkpoint (it has no stored run config)")
     return checkpoint["gan_zoo_config"]
 
@@ -121,18 +88,24 @@ def epochs_of(checkpoint: dict) -> tuple[int, int]:
 
 
 def ema_generator(checkpoint: dict, path: str | Path) -> torch.nn.Module:
-    """The EMA generator of a gan_zoo checkpoint, built from the config stored in it, in eval mode."""
-    from hydra.utils import instantiate
-
-    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    """The EMA generator of a gan_zoo checkpoint, built from the config stored in it (through the allowed classes
+    of `gan_zoo.trusted`: the file never chooses code), in eval mode."""
+    state = checkpoint.get("state_dict")
     prefix = "generator_ema.module."
     if not isinstance(state, dict) or not any(str(k).startswith(prefix) for k in state):
         raise UserError(f"'{path}' holds no generator (no generator_ema weights): give a checkpoint that "
                         "gan-zoo-train wrote (checkpoints/<name>/<run>/last.ckpt), or pretrained=...")
     run = run_config(checkpoint, path)
-    generator = instantiate(run["model"]["generator"], resolution=run["data"]["resolution"],
-                            channels=run["data"]["channels"])
-    generator.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
+    try:
+        sizes = {"resolution": int(run["data"]["resolution"]), "channels": int(run["data"]["channels"])}
+        generator = trusted.build(run["model"]["generator"], "generator", str(path), **sizes)
+        generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if str(k).startswith(prefix)})
+    except UserError:
+        raise
+    except Exception as e:  # a config or weights of the wrong shape or type: a damaged or foreign file
+        raise UserError(f"'{path}': its stored generator does not build from its config and weights "
+                        f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); give a checkpoint "
+                        "that gan-zoo-train wrote") from e
     return generator.eval()
 
 

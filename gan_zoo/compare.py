@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from gan_zoo.checkpoints import load_checkpoint
 from gan_zoo.errors import UserError
 from gan_zoo.run_lock import is_held
 from gan_zoo.summary import records
@@ -60,8 +61,16 @@ def _checkpoint_folder(run_dir: Path) -> Path | None:
 
 
 def read_run(run_dir: Path) -> Run:
+    try:
+        return _read_run(run_dir)
+    except Exception as e:  # YAML or records that are damaged or not a run's: a folder of others, one line
+        raise UserError(f"'{run_dir}' is not a readable gan_zoo run folder ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:120] if str(e) else ''}): remove it from the folders given") from e
+
+
+def _read_run(run_dir: Path) -> Run:
     overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
-    run = Run(run_dir, dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o))
+    run = Run(run_dir, dict(str(o).lstrip("+~").split("=", 1) for o in overrides if "=" in str(o)))
     run.records = records(run_dir)
     ckpt_dir = _checkpoint_folder(run_dir)
     last = ckpt_dir / "last.ckpt" if ckpt_dir else None
@@ -132,7 +141,10 @@ def _csv_mean(run: Run, column: str) -> float | None:
 
 
 def _parameters(checkpoint: Path) -> tuple[int, int]:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    state = load_checkpoint(checkpoint).get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"'{checkpoint}' is not a gan_zoo checkpoint (no state dict of tensors): remove it from the "
+                        "sweep or train the run again")
     count = lambda prefix: sum(v.numel() for k, v in state.items() if k.startswith(prefix) and v.is_floating_point())  # noqa: E731
     return count("generator."), count("discriminator.")
 
@@ -233,16 +245,18 @@ def plot_fid(rows: list[dict], runs: list[Run], path: Path) -> None:
     plt.close(fig)
 
 
-def sample_rows(rows: list[dict], runs: list[Run], path: Path, n: int = 8) -> None:
-    from torchvision.utils import make_grid, save_image
-
+def sample_images(rows: list[dict], runs: list[Run], n: int = 8) -> list[torch.Tensor]:
+    """n images of each variant's first run's final EMA generator, the same latent seed for every variant."""
     from gan_zoo import api
 
     by_folder = {str(r.folder): r for r in runs}
-    images = []
-    for row in rows:
-        loaded = api.load_generator(ckpt=str(by_folder[row["runs"][0]].checkpoint))
-        images.append(api.generate_images(loaded.generator, n, seed=0))  # the same latent seed for every variant
+    return [api.generate_images(api.load_generator(ckpt=str(by_folder[row["runs"][0]].checkpoint)).generator, n, seed=0)
+            for row in rows]
+
+
+def sample_rows(images: list[torch.Tensor], path: Path, n: int = 8) -> None:
+    from torchvision.utils import make_grid, save_image
+
     channels = max(x.shape[1] for x in images)
     grid = torch.cat([x.expand(-1, channels, -1, -1) for x in images])  # rows in the table's order
     if grid.shape[-1] < 64:  # small images: enlarge (nearest) so that a person can see them
@@ -254,14 +268,15 @@ def compare(paths: list[str], out: str = "comparison", samples: bool = True) -> 
     runs = [read_run(p) for p in find_runs(paths)]
     protocol = check_protocols(runs)
     rows = summarize(runs)
+    images = sample_images(rows, runs) if samples and rows else None  # every checkpoint read before any writing
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(markdown(rows, protocol, runs))
     write_csv(rows, out / "comparison.csv")
     if rows:
         plot_fid(rows, runs, out / "fid_vs_kimg.png")
-        if samples:
-            sample_rows(rows, runs, out / "samples.png")
+    if images:
+        sample_rows(images, out / "samples.png")
     return out
 
 
@@ -284,7 +299,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as e:
         fail(str(e))
     print((out / "comparison.md").read_text())
-    print(f"written to {out}/ (comparison.md, comparison.csv, fid_vs_kimg.png, samples.png)", file=sys.stderr)
+    written = ", ".join(p.name for p in sorted(out.iterdir()) if p.name in
+                        ("comparison.md", "comparison.csv", "fid_vs_kimg.png", "samples.png"))
+    print(f"written to {out}/ ({written})", file=sys.stderr)
 
 
 if __name__ == "__main__":

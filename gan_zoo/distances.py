@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_zoo.checkpoints import safe_load
 from gan_zoo.errors import UserError
+from gan_zoo.files import read
 
 VGG16_FILE = "vgg16-397923af.pth"  # torchvision's VGG16_Weights.IMAGENET1K_V1
 VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILE}"
@@ -56,11 +56,12 @@ class FeatureDistance(nn.Module):
                                 "(images in [0, 1] -> features) or fmnist_cnn (shipped)")
             try:
                 self._keep = torch.jit.load(str(path), map_location="cpu").eval()
-            except RuntimeError as e:
+            except (RuntimeError, ValueError, OSError) as e:
                 raise UserError(f"distance.network='{path}' is not a TorchScript file ({str(e).splitlines()[0]}): "
                                 "save one with torch.jit.save(torch.jit.script(net), path)") from e
             self.net, self.channels = self._keep, 3
-        self._keep.requires_grad_(False)
+        for parameter in self._keep.parameters():  # (a ScriptModule has no requires_grad_ of its own)
+            parameter.requires_grad_(False)
         self.name = f"features:{Path(network).name}"
         self.pixel_weight = pixel_weight
 
@@ -74,13 +75,10 @@ class FeatureDistance(nn.Module):
 
 
 def _read_weights(path: Path) -> dict:
-    try:
-        return safe_load(path, "VGG16 weights")
-    except UserError:
-        raise
-    except Exception as e:  # truncated download, garbage bytes
-        raise UserError(f"VGG16 weights '{path}' are truncated or corrupt ({type(e).__name__}): download "
-                        f"{VGG16_URL} again") from e
+    state = read(path, "VGG16 weights", f": download {VGG16_URL} again")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"VGG16 weights '{path}' are not a state dict of tensors: download {VGG16_URL} again")
+    return state
 
 
 def vgg16_state_dict(vgg16_weights: str | None, timeout: float = 20.0) -> dict:

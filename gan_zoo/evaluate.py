@@ -13,7 +13,7 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api, cli
@@ -21,28 +21,30 @@ from gan_zoo.checkpoints import epochs_of
 from gan_zoo.cli import CONFIG_DIR, report_user_error
 from gan_zoo.config_checks import check_required
 from gan_zoo.errors import UserError
+from gan_zoo.files import write_text
 from gan_zoo.metrics.memorization import copying_statistics
 
 
 def evaluate(cfg: DictConfig) -> dict:
     check_required(cfg)
+    if cfg.memorization_space not in ("run", "pixels"):
+        raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or pixels")
     device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     loaded = api.load_generator(ckpt=cfg.ckpt, device=device)
     checkpoint, generator = loaded.checkpoint, loaded.generator
-    run = OmegaConf.create(loaded.run)
-    if cfg.get("metrics"):  # a protocol chosen now, resolved against the run's data and paths
-        run.metrics = OmegaConf.create(OmegaConf.to_container(cfg.metrics, resolve=False))
-    if not run.get("metrics") or "evaluate" not in run.metrics:
-        raise UserError("the checkpoint's run had no metrics: choose them, e.g. metrics=classifier or metrics=inception")
-
-    datamodule = instantiate(run.data)
-
-    evaluator = instantiate(run.metrics.evaluate.evaluator)
+    if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
+        if "evaluate" not in cfg.metrics:
+            raise UserError("metrics=none evaluates nothing: choose metrics=classifier or metrics=inception")
+        evaluator = instantiate(cfg.metrics.evaluate.evaluator)
+    else:  # the run's own, from its checkpoint
+        evaluator = api.run_evaluator(loaded, cache_dir=cfg.paths.cache)
+    datamodule = api.run_data(loaded)
     real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)
     features, logits = evaluator.fake_features(generator, generator.latent_dim, device)
     metrics = evaluator.compute(real, features, logits)
     if cfg.memorization:
-        memorization_check(cfg, generator, datamodule, OmegaConf.to_container(run, resolve=True), device)
+        extractor = api.run_extractor(loaded, "pixels") if cfg.memorization_space == "pixels" else evaluator.extractor
+        memorization_check(cfg, generator, datamodule, extractor, device)
     return {
         "checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
         "epoch": epochs_of(checkpoint)[0],
@@ -52,10 +54,9 @@ def evaluate(cfg: DictConfig) -> dict:
     }
 
 
-def memorization_check(cfg: DictConfig, generator, datamodule, run: dict, device) -> dict:
+def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device) -> dict:
     """The copying check: numbers to <ckpt>.memorization.json, the generated images nearest to a training image
     beside their 3 nearest training images to <ckpt>.memorization.png."""
-    extractor = api.run_extractor(run, cfg.memorization_space)
     generated = api.generate_images(generator, cfg.memorization_num, seed=cfg.memorization_seed)
     train = api.extract_features(extractor, datamodule.dataset, device=device)
     held_out = datamodule.holdout_dataset
@@ -67,7 +68,7 @@ def memorization_check(cfg: DictConfig, generator, datamodule, run: dict, device
     base = str(Path(cfg.ckpt).expanduser())
     save_image(make_grid(torch.cat(rows), nrow=1 + idx.shape[1], normalize=True, value_range=(-1, 1)),
                base + ".memorization.png")
-    Path(base + ".memorization.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    write_text(base + ".memorization.json", json.dumps(numbers, indent=2) + "\n", "copying check")
     print(json.dumps(numbers, indent=2))
     print(f"copying check written to {base}.memorization.json and .png (rows: a generated image, then its 3 "
           "nearest training images)", file=sys.stderr)
@@ -79,7 +80,7 @@ def _main(cfg: DictConfig) -> None:
     with report_user_error():
         result = evaluate(cfg)
         out = Path(cfg.out) if cfg.out else Path(str(Path(cfg.ckpt).expanduser()) + ".metrics.json")
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")
         print(json.dumps(result, indent=2))
         print(f"written to {out}", file=sys.stderr)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_zoo.checkpoints import safe_load
 from gan_zoo.errors import UserError
+from gan_zoo.files import read, save
 
 SPACES = ("z", "w", "w_plus")
 METHODS = ("slerp", "lerp")
@@ -84,26 +84,28 @@ def save_latents(path: str | Path, latents: torch.Tensor, space: str, generator:
         "distances": None if distances is None else distances.detach().cpu(),
         "noise": None if noise is None else [n.detach().cpu() for n in noise],
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(record, tmp)
-    tmp.replace(path)  # never a half-written file
-    return path
+    return save(record, path, "latents file")
+
+
+def _is_latents_record(record) -> bool:
+    """Whether a file's content has the fields and types save_latents writes."""
+    if not isinstance(record, dict) or not {"latents", "space", "model", "files"} <= set(record):
+        return False
+    model, latents, noise = record["model"], record["latents"], record.get("noise")
+    return (isinstance(latents, torch.Tensor) and latents.is_floating_point() and latents.dim() >= 2
+            and record["space"] in SPACES and isinstance(model, dict)
+            and all(isinstance(model.get(k), str) for k in ("identity", "source"))
+            and isinstance(record["files"], list) and all(isinstance(f, str) for f in record["files"])
+            and (noise is None or (isinstance(noise, list) and all(isinstance(n, torch.Tensor) for n in noise))))
 
 
 def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
     """A latents.pt file; with `generator`, refused unless it was made for that generator."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"latents file not found: '{path}' (give the latents.pt that gan-zoo-project wrote)")
-    try:
-        record = safe_load(path, "latents file")
-    except UserError:
-        raise
-    except Exception as e:  # truncated, garbage bytes
-        raise UserError(f"latents file '{path}' is truncated or corrupt ({type(e).__name__}): project the images "
-                        "again with gan-zoo-project") from e
-    if not isinstance(record, dict) or not {"latents", "space", "model"} <= set(record):
-        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project)")
+    record = read(path, "latents file", ": project the images again with gan-zoo-project")
+    if not _is_latents_record(record):
+        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project): "
+                        "project the images again with gan-zoo-project")
     if generator is not None and record["model"]["identity"] != identity(generator):
         raise UserError(f"'{path}' holds latents of another generator ({record['model']['source']}): project the "
                         "images with this checkpoint first (gan-zoo-project), or give the checkpoint they came from")

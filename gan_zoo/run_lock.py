@@ -19,6 +19,8 @@ try:
 except ImportError:  # Windows: no flock; the process-id check below still runs
     fcntl = None
 
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
 
 def _pid_alive(pid: int) -> bool:
     try:
@@ -52,9 +54,8 @@ class RunLock:
     def acquire(self) -> "RunLock":
         missing = [p for p in self.folder.parents if not p.exists()]
         self.created = missing[-1] if missing else None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd = self._open()
             try:
                 if fcntl is None:
                     raise OSError(errno.ENOSYS, "no flock")
@@ -73,10 +74,31 @@ class RunLock:
             except FileNotFoundError:
                 pass
             os.close(self._fd)
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, f"process {os.getpid()} on {socket.gethostname()} since {datetime.now():%Y-%m-%d %H:%M:%S}\n"
-                 .encode())
+        try:
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, f"process {os.getpid()} on {socket.gethostname()} since "
+                     f"{datetime.now():%Y-%m-%d %H:%M:%S}\n".encode())
+        except OSError as e:  # a full disk
+            self.release(remove_folders=True)
+            raise UserError(f"cannot write in the checkpoint folder '{self.path.parent}' ({e.strerror}): free some "
+                            "space, or choose another folder with paths.checkpoints=...") from e
         return self
+
+    def _open(self) -> int:
+        """The lock file, never through a link (someone's link would make us truncate and write its target)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise UserError(f"cannot write in the checkpoint folder '{self.path.parent}' ({e.strerror}): make it "
+                                "writable and free some space, or choose another with paths.checkpoints=...") from e
+            raise UserError(f"the lock file '{self.path}' is a symbolic link, not a file gan_zoo made: remove it "
+                            "(nothing was written through it)") from e
+        if not os.path.samestat(os.fstat(fd), os.lstat(self.path)):  # where O_NOFOLLOW is missing
+            os.close(fd)
+            raise UserError(f"the lock file '{self.path}' is not a plain file: remove it")
+        return fd
 
     def _close_and_refuse(self) -> None:
         os.close(self._fd)
@@ -105,7 +127,10 @@ def is_held(folder: str | Path) -> bool:
     path = RunLock(folder).path
     if fcntl is None or not path.is_file():
         return False
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+    except OSError:  # a link: not a lock of ours
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return False

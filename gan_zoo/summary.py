@@ -1,12 +1,31 @@
 """What a run says when it ends: what it achieved, where its files are, and how to continue it."""
 import json
+import logging
 import shlex
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 
 def records(run_dir: Path) -> list[dict]:
+    """The evaluations in a run's metrics.jsonl; a line that is cut off (a run killed while writing) or not an
+    evaluation is skipped with one warning."""
     path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    if not path.is_file():
+        return []
+    good, skipped = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            if isinstance(record, dict) and isinstance(record["metrics"]["fid"], (int, float)):
+                good.append(record)
+                continue
+        except (ValueError, KeyError, TypeError):
+            pass
+        skipped += bool(line.strip())
+    if skipped:
+        log.warning(f"'{path}': skipped {skipped} unreadable line(s) (cut off, or not an evaluation)")
+    return good
 
 
 def best_fid(run_dir: Path) -> float | None:

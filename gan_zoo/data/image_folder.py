@@ -27,7 +27,7 @@ def pillow_extensions() -> tuple[str, ...]:
 
 
 EXTENSIONS = pillow_extensions()
-DECODE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)
+DECODE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 def _why(error: Exception) -> str:

@@ -11,13 +11,14 @@ Real features are cached on disk, keyed by everything they depend on.
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
+from gan_zoo.errors import UserError
+from gan_zoo.files import read, save
 from gan_zoo.metrics.prdc import prdc
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ class _Passthrough(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return features
+
+
+def _digest(features: torch.Tensor) -> str:
+    return hashlib.sha256(features.float().contiguous().numpy().tobytes()).hexdigest()
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
@@ -87,13 +92,9 @@ class Evaluator:
         key = json.dumps({"data": data_id, **protocol}, sort_keys=True, default=str)
         path = None
         if self.cache_dir is not None:
-            digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-            path = self.cache_dir / f"{self.extractor.name}-{digest}.pt"
-            if path.is_file():
-                try:
-                    return torch.load(path, weights_only=True)["features"]
-                except Exception as e:  # a damaged cache file is recomputed, never fatal
-                    log.warning(f"ignoring unreadable real-feature cache '{path}' ({e})")
+            path = self.cache_dir / f"{self.extractor.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+            if path.is_file() and (cached := self._cached(path, key, n)) is not None:
+                return cached
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.seed))[:n]
         chunks = []
         for idx in order.split(self.batch_size):
@@ -101,11 +102,25 @@ class Evaluator:
             chunks.append(self._extract(images, device)[0])
         features = torch.cat(chunks)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save({"features": features, "key": key}, tmp)
-            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+            try:  # atomic: a concurrent reader sees the old file or the whole new one
+                save({"features": features, "key": key, "sha256": _digest(features)}, path, "real-feature cache")
+            except UserError as e:  # a cache that cannot be written is not worth stopping for
+                log.warning(str(e))
         return features
+
+    def _cached(self, path: Path, key: str, n: int) -> torch.Tensor | None:
+        """The features in a cache file, if it is whole and made for `key`; else None, with one warning."""
+        try:
+            record = read(path, "real-feature cache")
+            features = record["features"]
+            dim = getattr(self.extractor, "num_features", features.shape[-1])
+            if record["key"] != key or tuple(features.shape) != (n, dim) or record["sha256"] != _digest(features):
+                raise ValueError("its key, shape or digest does not match its features")
+            return features
+        except (UserError, ValueError, KeyError, TypeError, AttributeError) as e:
+            log.warning(f"ignoring the real-feature cache '{path}' ({str(e).splitlines()[0]}): computing the "
+                        "features again")
+            return None
 
     @torch.no_grad()
     def fake_features(self, generator: nn.Module, latent_dim: int, device, rank: int = 0, world_size: int = 1):

@@ -4,12 +4,14 @@ Each maps uint8 images [N, C, H, W] (C = 1 or 3) to (features [N, num_features],
 and carries what a result must record: `name` (used in metric names), `weights_sha256`, `resize`.
 """
 import hashlib
+import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from gan_zoo.errors import UserError
+from gan_zoo.files import read
 from gan_zoo.metrics.fashion_classifier import load_fashion_classifier
 
 
@@ -21,6 +23,18 @@ def state_dict_sha256(module: nn.Module) -> str:
         digest.update(str(tuple(value.shape)).encode())
         digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def _checked_copy(weights_path: str, folder: str) -> str:
+    """torch-fidelity reads a weights file with weights_only=False: it gets a copy that we wrote, of the state dict
+    read with weights_only=True, so a file of others never runs code."""
+    state = read(Path(weights_path), "InceptionV3 weights",
+                 " (metrics.evaluate.evaluator.extractor.weights_path): download the weights again")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"InceptionV3 weights '{weights_path}' are not a state dict of tensors")
+    copy = str(Path(folder) / "inception.pth")
+    torch.save(state, copy)
+    return copy
 
 
 class InceptionExtractor(nn.Module):
@@ -42,15 +56,14 @@ class InceptionExtractor(nn.Module):
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
-        if weights_path is not None and not Path(weights_path).expanduser().is_file():
-            raise UserError(f"InceptionV3 weights not found: '{weights_path}' (metrics.evaluate.extractor.weights_path)")
         try:
-            self.net = NoTrainInceptionV3(
-                name="inception-v3-compat",
-                features_list=["2048", "logits_unbiased"],
-                feature_extractor_weights_path=None if weights_path is None else str(Path(weights_path).expanduser()),
-                antialias=resize == "antialias",
-            )
+            with tempfile.TemporaryDirectory() as folder:
+                self.net = NoTrainInceptionV3(
+                    name="inception-v3-compat",
+                    features_list=["2048", "logits_unbiased"],
+                    feature_extractor_weights_path=None if weights_path is None else _checked_copy(weights_path, folder),
+                    antialias=resize == "antialias",
+                )
         except (OSError, RuntimeError) as e:  # no internet: URLError is an OSError
             raise UserError(
                 f"could not get the InceptionV3 weights for FID/IS ({e}): give a local file with "

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from gan_zoo.checkpoints import safe_load
 from gan_zoo.errors import UserError
+from gan_zoo.files import read
 from gan_zoo.networks.progan import Generator
 
 # The published checkpoints (their hubconf.py).
@@ -91,15 +91,18 @@ def convert_state_dict(netG: dict, alpha: float = 0.0) -> tuple[Generator, dict]
 def load_pgan_generator(name_or_path: str, average: bool = True) -> Generator:
     """pytorch_GAN_zoo's PGAN generator as a gan_zoo Generator (their averaged generator if `average`)."""
     path = _fetch(name_or_path)
+    with torch.serialization.safe_globals(_THEIR_CLASSES):
+        checkpoint = read(path, "pytorch_GAN_zoo checkpoint", ": download it again")
+    key = "avgG" if average and isinstance(checkpoint, dict) and "avgG" in checkpoint else "netG"
+    netG = checkpoint.get(key) if isinstance(checkpoint, dict) else None
+    if not isinstance(netG, dict) or not all(isinstance(v, torch.Tensor) for v in netG.values()):
+        raise UserError(f"'{path}' is not a pytorch_GAN_zoo PGAN checkpoint (no '{key}' state dict of tensors in a "
+                        f"{type(checkpoint).__name__}): give one of their published PGAN files")
+    alpha = getattr(checkpoint.get("config"), "alpha", 0.0)
     try:
-        with torch.serialization.safe_globals(_THEIR_CLASSES):
-            checkpoint = safe_load(path, "pytorch_GAN_zoo checkpoint")
-    except UserError:
-        raise
-    except Exception as e:
-        raise UserError(f"'{path}' is not a readable pytorch_GAN_zoo checkpoint ({type(e).__name__}: {e})") from e
-    netG = checkpoint["avgG"] if average and "avgG" in checkpoint else checkpoint["netG"]
-    alpha = float(getattr(checkpoint.get("config"), "alpha", 0.0) or 0.0)
-    generator, state = convert_state_dict(netG, alpha)
-    generator.load_state_dict(state)
+        generator, state = convert_state_dict(netG, float(alpha or 0.0) if isinstance(alpha, (int, float)) else 0.0)
+        generator.load_state_dict(state)
+    except (KeyError, IndexError, ValueError, RuntimeError, TypeError) as e:
+        raise UserError(f"'{path}': its '{key}' is not a PGAN generator's state dict ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200] if str(e) else ''}); give one of their published PGAN files") from e
     return generator.eval()
