@@ -136,6 +136,33 @@ def run(hydra_main) -> None:
             os.environ["HYDRA_FULL_ERROR"] = full_error
 
 
+def run_folder_around(path: Path) -> Path | None:
+    """The gan_zoo run folder (an experiment folder with .hydra/, or a checkpoint folder with last.ckpt) that
+    holds `path` or is `path`, if any."""
+    for folder in [path, *path.parents]:
+        if (folder / ".hydra" / "config.yaml").is_file() or (folder / "last.ckpt").is_file():
+            return folder
+    return None
+
+
+def check_output(out, overwrite: bool, marker: str | None = None, own=()) -> Path:
+    """The output path `out` of a command, refused when it would replace an earlier result (a file, or a folder
+    holding `marker`) without overwrite=true, or when it lies inside another run's folder than the `own` ones
+    (those of the checkpoint the command reads)."""
+    path = Path(out).expanduser()
+    run = run_folder_around(path.resolve())
+    if run is not None and run not in {Path(f).expanduser().resolve() for f in own}:
+        raise UserError(f"out='{path}' is inside the folder of another run, '{run}': write elsewhere (a run's "
+                        "folder holds only what its run and its own checkpoints made)")
+    if marker is None and path.is_file() and not overwrite:
+        raise UserError(f"out='{path}' already exists: choose another name or add overwrite=true")
+    if marker is not None and path.exists() and not path.is_dir():
+        raise UserError(f"out='{path}' is a file: give a folder")
+    if marker is not None and (path / marker).exists() and not overwrite:
+        raise UserError(f"out='{path}' already holds a result ({marker}): choose another out= or add overwrite=true")
+    return path
+
+
 def command(config_name: str, body):
     """The console entry of a command whose config is conf/<config_name>.yaml and whose work is body(cfg):
     Hydra's command line, and bad input as one line (exit 2)."""

@@ -1,6 +1,8 @@
 """Checks of a composed run config before anything is built or written: required values, and the type and
 range of every documented setting. Each failure is one UserError naming the setting, the bad value and a
 good one. (Unknown keys and groups are Hydra's to catch; `gan_zoo.cli` words those errors the same way.)"""
+import difflib
+import inspect
 from numbers import Number
 
 import torch
@@ -72,6 +74,15 @@ RULES = {
     "metrics.evaluate.evaluator.batch_size": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "callbacks.checkpoint.save_top_k": (lambda v: _int(v) and v >= -1, "a whole number >= 0, or -1 = keep all"),
     "callbacks.samples.every_n_epochs": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "augment.p": (lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]"),
+    "augment.target": (lambda v: _number(v) and 0 < v < 1,
+                       "ADA's target overfitting r_t in (0, 1), e.g. 0.6 (outside it, p never adapts)"),
+    "augment.adjust_interval": (lambda v: _int(v) and v >= 1, "a whole number of D steps >= 1"),
+    "augment.adjust_images": (lambda v: _number(v) and v > 0, "a number of images > 0"),
+    "model.module.ema_rampup": (lambda v: v is None or (_number(v) and 0 < v <= 1),
+                                "a fraction in (0, 1], e.g. 0.05 (null = no ramp-up)"),
+    "model.generator.mixing_prob": (lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]"),
+    "model.discriminator.mbstd_group_size": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = off)"),
     "name": (lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v, "a non-empty folder name without '/'"),
 }
 
@@ -117,6 +128,54 @@ def check_train_config(cfg: DictConfig) -> None:
     except OmegaConfBaseException as e:  # e.g. an interpolation to a key that does not exist
         raise UserError(f"{e.full_key or 'config'}: {str(e).splitlines()[0]} (check the ${{...}} references given)") from e
     check_devices(cfg)
+
+
+def unread_additions(cfg: DictConfig, task_overrides, top_level: set) -> list[str]:
+    """One warning line per `+key=value` that nothing gan_zoo builds reads: a key under a new top-level name (not
+    in `top_level`, the root config's keys and groups), or an argument that the class it is added to does not take
+    (with the closest known name). Additions that are read (a regularizer, a callback, an argument of a class,
+    anything inside a group read as a whole) give none."""
+    lines = []
+    for override in task_overrides:
+        if not override.startswith("+") or override.startswith("++") or "=" not in override:
+            continue
+        key = override[1:].split("=", 1)[0].split("@")[-1]
+        parent, _, name = key.rpartition(".")
+        if name.startswith("_") and name.endswith("_"):  # Hydra's own keys (_target_, _partial_...)
+            continue
+        node = OmegaConf.select(cfg, parent) if parent else None
+        if key.split(".")[0] not in top_level:
+            known = [".".join(k) for k in _paths(cfg) if k[0] in top_level]
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"{override}: nothing gan_zoo builds reads '{key}'{hint}; it is ignored")
+        elif isinstance(node, DictConfig) and "_target_" in node and (known := _arguments(node._target_)) is not None:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean '{parent}.{close[0]}'?" if close else f"it takes {', '.join(known)}"
+                raise UserError(f"{override}: {node._target_} takes no argument '{name}' ({hint})")
+    return lines
+
+
+def _paths(cfg, prefix=()):
+    for key in cfg:
+        value = cfg._get_node(key)
+        yield (*prefix, str(key))
+        if isinstance(value, DictConfig):
+            yield from _paths(value, (*prefix, str(key)))
+
+
+def _arguments(target: str) -> list[str] | None:
+    """The argument names a class or function of a config takes; None when it takes any (**kwargs) or is unknown."""
+    from hydra._internal.utils import _locate
+
+    try:
+        parameters = inspect.signature(_locate(target)).parameters.values()
+    except (ImportError, ValueError, TypeError, AttributeError):
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+        return None
+    return [p.name for p in parameters]
 
 
 def cpu_has_bf16() -> bool | None:

@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_zoo import cli
-from gan_zoo.api import generate_images, image_batches, load_generator
+from gan_zoo.api import generate_images, image_batches, load_generator, run_folders
 from gan_zoo.errors import UserError
 from gan_zoo.latents import check_space, from_z, interpolate, load_latents, render
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
@@ -54,10 +54,12 @@ def _endpoints(cfg: DictConfig, generator, space: str) -> tuple[torch.Tensor, to
 def generate(cfg: DictConfig) -> Path:
     out = Path(cfg.out).expanduser()
     fmt = _format(cfg, out)
+    device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
+    loaded = load_generator(cfg.ckpt, cfg.pretrained, device)
+    generator = loaded.generator
+    cli.check_output(out, cfg.overwrite, own=run_folders(loaded))
     if fmt == "folder" and out.is_dir() and any(out.glob("*.png")) and not cfg.overwrite:
         raise UserError(f"out='{out}' already holds PNG images: choose another folder or add overwrite=true")
-    device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
-    generator = load_generator(cfg.ckpt, cfg.pretrained, device).generator
     space = cfg.space
     check_space(generator, space)
     kwargs = {}

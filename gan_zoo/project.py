@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gan_zoo import cli
-from gan_zoo.api import load_generator, project_folder
+from gan_zoo.api import load_generator, project_folder, run_folders
 from gan_zoo.errors import UserError
 from gan_zoo.latents import check_space
 
@@ -24,23 +24,13 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
 
 
-def check_new_folder(out: str, marker: str, overwrite: bool) -> Path:
-    """Refuse to write over an earlier result in `out` (its `marker` file) unless overwrite=true."""
-    path = Path(out).expanduser()
-    if path.exists() and not path.is_dir():
-        raise UserError(f"out='{path}' is a file: give a folder")
-    if (path / marker).exists() and not overwrite:
-        raise UserError(f"out='{path}' already holds a result ({marker}): choose another out= or add overwrite=true")
-    return path
-
-
 def run(cfg: DictConfig) -> Path:
     for key, low in (("steps", 1), ("batch_size", 1), ("rows", 0)):
         if not isinstance(cfg[key], int) or cfg[key] < low:
             raise UserError(f"{key}={cfg[key]!r}: must be an integer >= {low}")
-    out = check_new_folder(cfg.out, "latents.pt", cfg.overwrite)
     device = pick_device(cfg.device)
     loaded = load_generator(cfg.ckpt, cfg.pretrained, device)
+    out = cli.check_output(cfg.out, cfg.overwrite, "latents.pt", own=run_folders(loaded))
     check_space(loaded.generator, cfg.space)
     distance = instantiate(cfg.distance)  # lpips without its weights fails here, before any work
     result, files = project_folder(loaded, cfg.images, out, cfg.space, distance, cfg.steps, cfg.lr,

@@ -24,7 +24,7 @@ from gan_zoo.checkpoints import (
     run_config,
 )
 from gan_zoo.cli import CONFIG_DIR, report_user_error
-from gan_zoo.config_checks import check_train_config, precision_advice
+from gan_zoo.config_checks import check_train_config, precision_advice, unread_additions
 from gan_zoo.ddp_sweeps import workers_join_this_job
 from gan_zoo.errors import UserError
 from gan_zoo.loggers import finish as finish_loggers
@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> L.Trainer:
     check_train_config(cfg)
-    if advice := precision_advice(cfg):
-        log.warning(advice)
+    for warning in [precision_advice(cfg), *unread_additions(cfg, HydraConfig.get().overrides.task, _top_level())]:
+        if warning:
+            log.warning(warning)
     launch_dir = Path(HydraConfig.get().runtime.output_dir)
     paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, cfg.ckpt_path,
                         worker=rank_zero_only.rank != 0)
@@ -64,6 +65,13 @@ def train(cfg: DictConfig) -> L.Trainer:
     finally:
         if lock is not None:
             lock.release(remove_folders=not started and paths.ckpt_path is None)
+
+
+def _top_level() -> set[str]:
+    """The root config's own keys and groups (train.yaml): what a `+key` may extend."""
+    root = OmegaConf.load(Path(CONFIG_DIR) / "train.yaml")
+    groups = {next(iter(d)).split("@")[0].lstrip("/") for d in root.defaults if isinstance(d, DictConfig)}
+    return {str(k) for k in root if k != "defaults"} | groups
 
 
 def _build(cfg: DictConfig, paths):
