@@ -13,6 +13,7 @@ import statistics
 import time
 
 import torch
+from timing import fit_images_per_second
 from torch.utils.data import DataLoader
 
 from gan_zoo.data.embedded import EmbeddedFashionMNIST
@@ -20,7 +21,6 @@ from gan_zoo.ema import EMA
 from gan_zoo.gan_module import GANModule
 from gan_zoo.losses import NonSaturating
 from gan_zoo.networks.dcgan import Discriminator, Generator
-from timing import fit_images_per_second
 
 
 def build(args):

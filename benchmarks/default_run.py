@@ -20,7 +20,7 @@ from pathlib import Path
 def one_run(overrides: list[str]) -> tuple[float, float, list[float]]:
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "gan_zoo.train", f"paths.cache={scratch}/cache", *overrides],
+        process = subprocess.Popen([sys.executable, "-m", "gan_zoo.commands.train", f"paths.cache={scratch}/cache", *overrides],
                                    cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start

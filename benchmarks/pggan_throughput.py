@@ -7,6 +7,7 @@ import argparse
 import logging
 
 import torch
+from timing import fit_images_per_second
 from torch.utils.data import DataLoader, TensorDataset
 
 from gan_zoo.gan_module import GANModule
@@ -14,7 +15,6 @@ from gan_zoo.losses import Wasserstein
 from gan_zoo.networks.progan import Discriminator, Generator
 from gan_zoo.regularizers import Drift, GradientPenalty
 from gan_zoo.schedules import ProgressiveGrowing
-from timing import fit_images_per_second
 
 
 def main():

@@ -16,9 +16,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from gan_zoo.cli import CONFIG_DIR
-from gan_zoo.latents import render
-from gan_zoo.projection import project
+from gan_zoo.commands.cli import CONFIG_DIR
+from gan_zoo.latent.projection import project
+from gan_zoo.latent.spaces import render
 
 PRESETS = {"dcgan": ("compare/dcgan", "z"), "stylegan": ("compare/stylegan", "w"),
            "stylegan_w_plus": ("compare/stylegan", "w_plus"), "pggan": ("compare/pggan", "z")}

@@ -11,6 +11,7 @@ import logging
 import statistics
 
 import torch
+from timing import fit_images_per_second
 from torch.utils.data import DataLoader, TensorDataset
 
 from gan_zoo.gan_module import GANModule
@@ -18,7 +19,6 @@ from gan_zoo.losses import NonSaturating, Wasserstein
 from gan_zoo.networks import dcgan, progan, stylegan
 from gan_zoo.regularizers import R1, Drift, GradientPenalty, PathLength
 from gan_zoo.schedules import ProgressiveGrowing
-from timing import fit_images_per_second
 
 
 def adam(lr, betas):

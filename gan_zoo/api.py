@@ -14,13 +14,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from gan_zoo import trusted
-from gan_zoo.checkpoints import ema_generator, load_checkpoint, run_config
 from gan_zoo.errors import UserError
-from gan_zoo.metrics.evaluator import quantize
 from gan_zoo.metrics.extractors import PixelExtractor
+from gan_zoo.metrics.features import extract_features  # noqa: F401 (part of the API)
+from gan_zoo.runs.checkpoints import ema_generator, load_checkpoint, run_config
 
 
 @dataclass
@@ -133,28 +132,9 @@ def run_data(loaded: LoadedGenerator):
     return trusted.build(config, "data", loaded.source)
 
 
-@torch.no_grad()
-def extract_features(extractor: nn.Module, images: torch.Tensor | Dataset, batch_size: int = 256,
-                     device: str = "cpu") -> torch.Tensor:
-    """Features [N, D] of images in [-1, 1] (a tensor, or a dataset of (image, label) items), after the same
-    uint8 quantization the metrics use; the images are read in batches, never all at once from a dataset."""
-    extractor = extractor.to(device)
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        if isinstance(images, torch.Tensor):
-            batch = images[start : start + batch_size]
-        else:
-            batch = torch.stack([images[i][0] for i in range(start, min(start + batch_size, len(images)))])
-        chunks.append(extractor(quantize(batch).to(device))[0].float().cpu())
-    return torch.cat(chunks)
-
-
 def image_shape(generator: nn.Module) -> tuple[int, int]:
-    """(resolution, channels) of the generator's images, from one forward pass."""
-    device = next((t.device for t in (*generator.parameters(), *generator.buffers())), torch.device("cpu"))
-    with torch.no_grad():
-        image = generator(torch.zeros(1, generator.latent_dim, device=device))
-    return image.shape[-1], image.shape[1]
+    """(resolution, channels) of the generator's images: the generator contract (gan_zoo.networks)."""
+    return generator.resolution, generator.channels
 
 
 def project_folder(loaded: LoadedGenerator, images: str, out: str | None = None, space: str = "z",
@@ -163,7 +143,7 @@ def project_folder(loaded: LoadedGenerator, images: str, out: str | None = None,
                    noise_weight: float = 1e5):
     """Project every readable image of a folder (or one file) into the generator's latent space; with `out`,
     write latents.pt, projection.png and projection.csv there. Returns (Projection, files)."""
-    from gan_zoo.latents import check_space
+    from gan_zoo.latent.spaces import check_space
 
     check_space(loaded.generator, space)  # before any reading or work
     targets, files = read_images(images, *image_shape(loaded.generator))
@@ -177,7 +157,7 @@ def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, 
                    batch_size: int = 16, seed: int = 0, rows: int = 16, progress: bool = True,
                    noise_weight: float = 1e5):
     """project_folder for images already read ([N, C, R, R] in [-1, 1], and the files they came from)."""
-    from gan_zoo.projection import project
+    from gan_zoo.latent.projection import project
 
     bar = _progress_bar(len(targets), f"projecting into {space}") if progress else None
     result = project(loaded.generator, targets, space, distance, steps, lr, batch_size, seed, noise_weight,
@@ -185,7 +165,7 @@ def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, 
     if bar:
         bar.close()
     if out is not None:
-        from gan_zoo.projection_files import write_projection
+        from gan_zoo.latent.projection_files import write_projection
 
         write_projection(out, result, targets, files, loaded, rows)
     return result
@@ -200,7 +180,7 @@ def _progress_bar(total: int, description: str):
 def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, space: str, distance, **options):
     """(latents, images, files) of a set given as a folder of images (projected now, written to `out`) or as a
     latents.pt of an earlier projection (its images read back from the files it lists)."""
-    from gan_zoo.latents import load_latents
+    from gan_zoo.latent.spaces import load_latents
 
     path = Path(source).expanduser()
     if path.is_file() and path.suffix == ".pt":
@@ -222,9 +202,9 @@ def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str |
           features: str = "run", media_pairs: int = 32, gif_frames: int = 24, projection: dict | None = None):
     """Project a start and an end set (or reuse their latents.pt), pair them, generate the sets between them at
     each t of `steps`, write them (folders per t, strips, GIFs) and their distances to the real sets."""
-    from gan_zoo.latents import check_space
-    from gan_zoo.morph_files import write_morph
-    from gan_zoo.morphing import intermediates, pair
+    from gan_zoo.latent.morph_files import write_morph
+    from gan_zoo.latent.morphing import intermediates, pair
+    from gan_zoo.latent.spaces import check_space
 
     check_space(loaded.generator, space)
     ts = [float(t) for t in steps]

@@ -1,8 +1,14 @@
 """Schedules over images seen, applied by the shared step before each batch."""
+import math
+
 import torch
 import torch.nn.functional as F
 
-from gan_zoo.networks.progan import level_and_alpha
+
+def level_and_alpha(progress: float) -> tuple[int, float]:
+    """p -> (level L, alpha): alpha < 1 while level L fades in over level L - 1."""
+    level = math.ceil(progress)
+    return level, (1.0 if level == progress else progress - (level - 1))
 
 
 class ProgressiveGrowing:

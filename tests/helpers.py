@@ -9,7 +9,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict, read_write
 
-from gan_zoo.cli import CONFIG_DIR
+from gan_zoo.commands.cli import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GAN_ZOO_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -61,7 +61,7 @@ def compose_config(tmp_path: Path, overrides: list[str] = ()):
     return cfg
 
 
-def run_cli(args: list[str], cwd: Path, module: str = "gan_zoo.train", timeout: float = 600,
+def run_cli(args: list[str], cwd: Path, module: str = "gan_zoo.commands.train", timeout: float = 600,
             env: dict | None = None) -> subprocess.CompletedProcess:
     """`python -m MODULE ARGS` in a fresh process."""
     return subprocess.run(

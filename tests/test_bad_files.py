@@ -14,12 +14,12 @@ import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
-from gan_zoo import compare, evaluate, generate, project
-from gan_zoo.checkpoints import AtomicCheckpointIO
+from gan_zoo.commands import compare, evaluate, generate, project
 from gan_zoo.data.export_embedded import export_embedded
 from gan_zoo.errors import UserError
-from gan_zoo.latents import load_latents
-from gan_zoo.run_lock import RunLock
+from gan_zoo.latent.spaces import load_latents
+from gan_zoo.runs.checkpoints import AtomicCheckpointIO
+from gan_zoo.runs.lock import RunLock
 from tests.helpers import SMALL_METRICS, TINY, run_cli
 
 TRAIN_METRICS = [a for a in TINY if a != "metrics=none"] + SMALL_METRICS

@@ -46,13 +46,13 @@ def test_bad_override_is_one_line_exit_2_and_writes_nothing(tmp_path, overrides,
 
 @pytest.mark.slow
 def test_eval_without_a_checkpoint_is_one_line(tmp_path):
-    result = run_cli([], cwd=tmp_path, module="gan_zoo.evaluate")
+    result = run_cli([], cwd=tmp_path, module="gan_zoo.commands.evaluate")
     assert result.returncode == 2
     assert result.stderr == "gan-zoo: error: ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the command\n"
 
 
 def test_bf16_advice_follows_the_cpus_instructions(tmp_path, monkeypatch):
-    from gan_zoo import config_checks
+    from gan_zoo.commands import config_checks
     from tests.helpers import compose_config
 
     cfg = compose_config(tmp_path, ["trainer.precision=bf16-mixed"])

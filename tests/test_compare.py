@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from gan_zoo.compare import main as compare_main
+from gan_zoo.commands.compare import main as compare_main
+from gan_zoo.commands.train import train
 from gan_zoo.errors import UserError
-from gan_zoo.resume import StopTraining
-from gan_zoo.run_lock import RunLock
-from gan_zoo.train import train
+from gan_zoo.runs.lock import RunLock
+from gan_zoo.runs.resume import StopTraining
 from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
 
 METRICS = [a for a in TINY if a != "metrics=none"] + SMALL_METRICS
@@ -28,7 +28,7 @@ def test_max_kimg_stops_after_the_batch_that_reaches_it_with_a_final_evaluation(
     records = [json.loads(line) for line in next((tmp_path / "experiments").rglob("metrics.jsonl")).open()]
     assert records[-1]["kimg"] == 0.112 and records[-1]["train_seconds"] > 0 and records[-1]["peak_memory_gib"] > 0
     with pytest.raises(UserError, match=r"has seen 0.112 kimg and trainer.max_kimg=0.1; raise it"):
-        train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", "ckpt_path=last"]))
+        train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", "ckpt=last"]))
 
 
 def test_a_run_interrupted_and_resumed_stops_at_the_same_count(tmp_path):
@@ -36,7 +36,7 @@ def test_a_run_interrupted_and_resumed_stops_at_the_same_count(tmp_path):
     with pytest.raises(StopTraining):
         train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", *stop]))
     assert _seen(tmp_path) == 64
-    train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", "ckpt_path=last"]))
+    train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", "ckpt=last"]))
     assert _seen(tmp_path) == 112
 
 
@@ -96,8 +96,21 @@ def test_compare_bad_input_is_one_line(tmp_path, capsys):
 
 
 def test_the_training_entry_returns_the_best_fid_for_optimising_sweepers(tmp_path):
-    from gan_zoo.train import _main
+    from gan_zoo.commands.train import _main
 
     value = _main(compose_config(tmp_path, [*METRICS, "trainer.max_epochs=2", f"paths.cache={tmp_path}/cache"]))
     records = [json.loads(line) for line in next((tmp_path / "experiments").rglob("metrics.jsonl")).open()]
     assert value == min(r["metrics"]["fid"] for r in records) and len(records) == 2
+
+
+def test_the_fid_interval_is_never_below_zero_and_uses_students_t_at_every_size():
+    from scipy.stats import t
+
+    from gan_zoo.commands.compare import _mean_std_ci, log_interval
+
+    low, high = log_interval([16.1, 15.8, 120.0])  # one seed collapsed: the plain t interval went below 0
+    assert 0 < low < 15.8 and high > 120.0 * 0.5
+    assert _mean_std_ci([16.1, 15.8, 120.0])[0] - _mean_std_ci([16.1, 15.8, 120.0])[2] < 0  # what it replaced
+    values = [10.0 + i % 3 for i in range(40)]
+    half = _mean_std_ci(values)[2]
+    assert half == pytest.approx(t.ppf(0.975, 39) * _mean_std_ci(values)[1] / 40**0.5)  # not 1.96

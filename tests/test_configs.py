@@ -5,9 +5,9 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from gan_zoo.cli import CONFIG_DIR
+from gan_zoo.commands.cli import CONFIG_DIR
+from gan_zoo.commands.train import lightning_trainer_config
 from gan_zoo.errors import UserError
-from gan_zoo.train import lightning_trainer_config
 from tests.helpers import BASE, compose_config
 
 GROUPS = {p.name: sorted(f.stem for f in p.glob("*.yaml")) for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_zoo.train import train
+from gan_zoo.commands.train import train
 from tests.helpers import SMALL_METRICS, TINY, compose_config
 
 
@@ -16,7 +16,7 @@ def test_the_first_30_lines_of_a_default_run_carry_no_warning(tmp_path):
     args = [a for a in TINY if a not in ("callbacks.progress_bar.refresh_rate=0", "metrics=none",
                                          "trainer.enable_model_summary=false")] + SMALL_METRICS
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # warnings on, as for a user
-    result = subprocess.run([sys.executable, "-m", "gan_zoo.train", *args], cwd=tmp_path, env=env,
+    result = subprocess.run([sys.executable, "-m", "gan_zoo.commands.train", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     head = result.stdout.replace("\r", "\n").splitlines()[:30]

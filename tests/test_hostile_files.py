@@ -12,9 +12,10 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 
 import hubconf
-from gan_zoo import compare, evaluate, generate, morph, project, train, trusted
-from gan_zoo.errors import UserError
+from gan_zoo import trusted
+from gan_zoo.commands import compare, evaluate, generate, morph, project, train
 from gan_zoo.data.export_embedded import export_embedded
+from gan_zoo.errors import UserError
 from tests.helpers import SMALL_METRICS, TINY, run_cli
 
 
@@ -114,7 +115,7 @@ def _places(world, tmp_path):
         "eval evaluator": ("metrics.evaluate.evaluator", evaluate.main, ["ckpt={ckpt}", f"out={out}.json"]),
         "eval extractor": ("metrics.evaluate.evaluator.extractor", evaluate.main, ["ckpt={ckpt}", f"out={out}.json"]),
         "resume": ("model.generator", train.main, [*TINY, f"paths.experiments={tmp_path}/experiments",
-                                                    f"paths.checkpoints={tmp_path}/checkpoints", "ckpt_path={ckpt}"]),
+                                                    f"paths.checkpoints={tmp_path}/checkpoints", "ckpt={ckpt}"]),
     }
 
 
@@ -184,7 +185,7 @@ def test_a_malicious_pickle_is_refused_everywhere_a_file_is_read(world, tmp_path
     images, out = world["images"], tmp_path / "out"
     commands = {
         "resume": (train.main, [*TINY, f"paths.experiments={tmp_path}/e", f"paths.checkpoints={tmp_path}/c",
-                                f"ckpt_path={evil}"]),
+                                f"ckpt={evil}"]),
         "generate": (generate.main, [f"ckpt={evil}", f"out={out}.png"]),
         "eval": (evaluate.main, [f"ckpt={evil}", f"out={out}.json"]),
         "project": (project.main, [f"ckpt={evil}", f"images={images}", f"out={out}"]),

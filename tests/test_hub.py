@@ -2,9 +2,9 @@
 import pytest
 import torch
 
+from gan_zoo.commands.train import train
 from gan_zoo.errors import UserError
 from gan_zoo.networks.progan import Generator as PGGenerator
-from gan_zoo.train import train
 from tests.helpers import BASE, REPO, TINY, compose_config
 from tests.test_pretrained import _their_checkpoint
 from tests.test_progan import PGGAN_TINY

@@ -8,8 +8,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 
-from gan_zoo.cli import CONFIG_DIR, hydra_error_message
-from gan_zoo.ddp_sweeps import command_line_flags
+from gan_zoo.commands.cli import CONFIG_DIR, hydra_error_message
+from gan_zoo.runs.ddp_sweeps import command_line_flags
 from tests.helpers import SMALL_METRICS, TINY, run_cli
 
 # The README's DDP command (progress bar and classifier metrics on), swept over two seeds.

@@ -180,7 +180,7 @@ def test_inception_fid_with_the_shared_weights_file(tmp_path):
 def test_training_logs_metrics_keeps_best_checkpoint_and_caches_real_features(tmp_path):
     import csv
 
-    from gan_zoo.train import train
+    from gan_zoo.commands.train import train
     from tests.helpers import SMALL_METRICS, TINY, compose_config
 
     train(compose_config(tmp_path, [*TINY, *SMALL_METRICS, "trainer.max_epochs=2"]))
@@ -198,12 +198,12 @@ def test_training_logs_metrics_keeps_best_checkpoint_and_caches_real_features(tm
 
 
 def test_gan_zoo_eval_writes_json_for_a_checkpoint(tmp_path):
-    from gan_zoo.train import train
+    from gan_zoo.commands.train import train
     from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
 
     train(compose_config(tmp_path, [*TINY, *SMALL_METRICS]))
     ckpt = tmp_path / "checkpoints" / "dcgan_embedded" / "run" / "last.ckpt"
-    result = run_cli([f"ckpt={ckpt}", f"out={tmp_path / 'm.json'}"], cwd=tmp_path, module="gan_zoo.evaluate")
+    result = run_cli([f"ckpt={ckpt}", f"out={tmp_path / 'm.json'}"], cwd=tmp_path, module="gan_zoo.commands.evaluate")
     assert result.returncode == 0, result.stderr[-2000:]
     written = json.loads((tmp_path / "m.json").read_text())
     assert json.loads(result.stdout) == written
@@ -215,7 +215,7 @@ def test_gan_zoo_eval_writes_json_for_a_checkpoint(tmp_path):
 def test_gan_zoo_eval_on_a_missing_checkpoint_is_one_clear_line(tmp_path):
     from tests.helpers import run_cli
 
-    result = run_cli(["ckpt=/no/such.ckpt"], cwd=tmp_path, module="gan_zoo.evaluate")
+    result = run_cli(["ckpt=/no/such.ckpt"], cwd=tmp_path, module="gan_zoo.commands.evaluate")
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
         "gan-zoo: error: checkpoint not found: '/no/such.ckpt'"
     )

@@ -11,11 +11,11 @@ from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from gan_zoo.api import load_generator
-from gan_zoo.cli import CONFIG_DIR
+from gan_zoo.commands.cli import CONFIG_DIR
+from gan_zoo.commands.train import train
 from gan_zoo.data.export_embedded import export_embedded
 from gan_zoo.errors import UserError
-from gan_zoo.morphing import pair
-from gan_zoo.train import train
+from gan_zoo.latent.morphing import pair
 from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
 
 # A DCGAN at 16x16 that learns coarse garment shapes in ~15 s on 2 cores: a trouser and a bag are told apart.
@@ -48,7 +48,7 @@ def test_morph_from_trousers_to_bags_against_dresses(run, tmp_path):
     out = tmp_path / "morph"
     result = run_cli([f"ckpt={ckpt}", f"start={sets['trouser']}", f"end={sets['bag']}", f"middle={sets['dress']}",
                       f"out={out}", "steps_projection=150", "steps=[0,0.5,1]", "media_pairs=3", "gif_frames=6"],
-                     cwd=tmp_path, module="gan_zoo.morph")
+                     cwd=tmp_path, module="gan_zoo.commands.morph")
     assert result.returncode == 0, result.stderr[-3000:]
     for t in ("0.00", "0.50", "1.00"):
         assert len(list((out / f"t_{t}").glob("*.png"))) == 16  # nearest pairing: one-to-one, 16 pairs
@@ -68,7 +68,7 @@ def test_morph_from_trousers_to_bags_against_dresses(run, tmp_path):
 
     # the projections are reused: the same pairs and the same generated sets without projecting again
     again = run_cli([f"ckpt={ckpt}", f"start={out / 'start' / 'latents.pt'}", f"end={out / 'end' / 'latents.pt'}",
-                     f"out={tmp_path / 'again'}", "steps=[0,0.5,1]", "media_pairs=0"], cwd=tmp_path, module="gan_zoo.morph")
+                     f"out={tmp_path / 'again'}", "steps=[0,0.5,1]", "media_pairs=0"], cwd=tmp_path, module="gan_zoo.commands.morph")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "projecting" not in again.stderr
     assert (tmp_path / "again" / "t_0.50" / "000000.png").read_bytes() == (out / "t_0.50" / "000000.png").read_bytes()
@@ -94,17 +94,17 @@ def test_pairing_nearest_is_one_to_one_and_minimal_all_and_csv(tmp_path):
 def test_generate_writes_a_folder_of_pngs_and_an_animated_gif(run, tmp_path):
     ckpt, _ = run
     folder = run_cli([f"ckpt={ckpt}", "num=70", "batch_size=32", f"out={tmp_path / 'many'}"], cwd=tmp_path,
-                     module="gan_zoo.generate")
+                     module="gan_zoo.commands.generate")
     assert folder.returncode == 0, folder.stderr[-2000:]
     files = sorted((tmp_path / "many").glob("*.png"))
     assert len(files) == 70 and Image.open(files[-1]).size == (16, 16)
     gif = run_cli([f"ckpt={ckpt}", "interpolate=true", "rows=2", "steps=5", "method=lerp", f"out={tmp_path / 'm.gif'}"],
-                  cwd=tmp_path, module="gan_zoo.generate")
+                  cwd=tmp_path, module="gan_zoo.commands.generate")
     assert gif.returncode == 0, gif.stderr[-2000:]
     frames = Image.open(tmp_path / "m.gif")
     assert frames.n_frames == 5 + 3 and frames.size == (2 + 2 * 18, 2 + 18)
     mp4 = run_cli([f"ckpt={ckpt}", "interpolate=true", f"out={tmp_path / 'm.mp4'}"], cwd=tmp_path,
-                  module="gan_zoo.generate")
+                  module="gan_zoo.commands.generate")
     try:
         import av  # noqa: F401
     except ImportError:
@@ -116,10 +116,10 @@ def test_generate_writes_a_folder_of_pngs_and_an_animated_gif(run, tmp_path):
 def test_generate_interpolates_between_projected_images(run, tmp_path):
     ckpt, sets = run
     proj = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "steps=5"], cwd=tmp_path,
-                   module="gan_zoo.project")
+                   module="gan_zoo.commands.project")
     assert proj.returncode == 0, proj.stderr[-2000:]
     result = run_cli([f"ckpt={ckpt}", "interpolate=true", f"latents={tmp_path / 'p' / 'latents.pt'}", "steps=4",
-                      f"out={tmp_path / 'between.png'}"], cwd=tmp_path, module="gan_zoo.generate")
+                      f"out={tmp_path / 'between.png'}"], cwd=tmp_path, module="gan_zoo.commands.generate")
     assert result.returncode == 0, result.stderr[-2000:]
     assert Image.open(tmp_path / "between.png").size == (2 + 4 * 18, 2 + 15 * 18)  # 16 images -> 15 rows
 
@@ -132,8 +132,8 @@ def _command_config(name: str, overrides: list[str]):
 
 def test_bad_inputs_of_the_latent_toolkit(run, tmp_path):
     """Each is refused before any work; through the commands: one line, exit 2, nothing written."""
-    from gan_zoo import generate, morph, project
-    from gan_zoo.latents import save_latents
+    from gan_zoo.commands import generate, morph, project
+    from gan_zoo.latent.spaces import save_latents
     from gan_zoo.networks.dcgan import Generator
 
     ckpt, sets = run
@@ -148,10 +148,10 @@ def test_bad_inputs_of_the_latent_toolkit(run, tmp_path):
     out = tmp_path / "out"
     # the command line: one line, exit 2
     for module, args, words in [
-        ("gan_zoo.project", [f"ckpt={ckpt}", f"images={empty}", f"out={out}"], ["none of the 1 image files"]),
-        ("gan_zoo.project", [f"ckpt={ckpt}", f"images={sets['bag']}", f"out={out}", "space=w"],
+        ("gan_zoo.commands.project", [f"ckpt={ckpt}", f"images={empty}", f"out={out}"], ["none of the 1 image files"]),
+        ("gan_zoo.commands.project", [f"ckpt={ckpt}", f"images={sets['bag']}", f"out={out}", "space=w"],
          ["space=w", "use space=z"]),
-        ("gan_zoo.morph", [f"ckpt={ckpt}", f"start={other}", f"end={sets['bag']}", f"out={out}"],
+        ("gan_zoo.commands.morph", [f"ckpt={ckpt}", f"start={other}", f"end={sets['bag']}", f"out={out}"],
          ["another generator", "gan-zoo-project"]),
     ]:
         _one_line_error(run_cli(args, cwd=tmp_path, module=module), *words)
@@ -181,11 +181,11 @@ def test_lpips_without_its_weights_fails_at_start_up_naming_the_file(run, tmp_pa
     # an empty torch hub folder and no network: the weights can be neither found nor downloaded
     env = {"TORCH_HOME": str(tmp_path / "torch_home"), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
     result = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "distance=lpips"],
-                     cwd=tmp_path, module="gan_zoo.project", env=env, timeout=120)
+                     cwd=tmp_path, module="gan_zoo.commands.project", env=env, timeout=120)
     _one_line_error(result, "vgg16-397923af.pth", "distance.vgg16_weights", "distance=pixels")
     assert "projecting" not in result.stderr and not (tmp_path / "p").exists()
     given = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "distance=lpips",
-                     f"distance.vgg16_weights={tmp_path / 'vgg.pth'}"], cwd=tmp_path, module="gan_zoo.project")
+                     f"distance.vgg16_weights={tmp_path / 'vgg.pth'}"], cwd=tmp_path, module="gan_zoo.commands.project")
     _one_line_error(given, "vgg.pth", "no such file")
 
 
@@ -193,7 +193,7 @@ def test_lpips_distance_with_a_given_vgg16_file(tmp_path):
     """LPIPS built from a VGG16 state dict file (random weights here: the real ones are a 528 MB download)."""
     import torchvision
 
-    from gan_zoo.distances import LPIPSDistance
+    from gan_zoo.latent.distances import LPIPSDistance
 
     torch.manual_seed(0)
     features = torchvision.models.vgg16(weights=None).features.state_dict()
@@ -220,7 +220,7 @@ def test_checkpoint_without_generator_is_refused_by_the_api(tmp_path):
 def test_untrusted_latents_and_weights_files_are_never_executed(run, tmp_path):
     """A latents.pt or VGG16 file that would run a command when unpickled is refused (weights_only); a damaged
     one is named as such. One line, exit 2, the command never runs."""
-    from gan_zoo.distances import vgg16_state_dict
+    from gan_zoo.latent.distances import vgg16_state_dict
     from tests.test_safe_loading import _CreatesAFile
 
     ckpt, sets = run
@@ -230,10 +230,10 @@ def test_untrusted_latents_and_weights_files_are_never_executed(run, tmp_path):
     damaged = tmp_path / "damaged.pt"
     damaged.write_bytes(b"\x80\x02garbage")
     result = run_cli([f"ckpt={ckpt}", "interpolate=true", f"latents={evil}", f"out={tmp_path / 'x.png'}"],
-                     cwd=tmp_path, module="gan_zoo.generate")
+                     cwd=tmp_path, module="gan_zoo.commands.generate")
     _one_line_error(result, str(evil))
     result = run_cli([f"ckpt={ckpt}", f"start={damaged}", f"end={sets['bag']}", f"out={tmp_path / 'm'}"],
-                     cwd=tmp_path, module="gan_zoo.morph")
+                     cwd=tmp_path, module="gan_zoo.commands.morph")
     _one_line_error(result, "truncated or corrupt")
     for path in (evil, damaged):
         with pytest.raises(UserError, match=re.escape(str(path))):

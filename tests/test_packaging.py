@@ -42,19 +42,19 @@ def test_the_wheel_holds_every_config(installed):
 @pytest.mark.slow
 def test_train_generate_and_eval_from_an_unrelated_folder(installed, tmp_path):
     _, site = installed
-    probe = subprocess.run([sys.executable, "-c", "import gan_zoo.cli as c; print(c.__file__, c.CONFIG_DIR)"],
+    probe = subprocess.run([sys.executable, "-c", "import gan_zoo.commands.cli as c; print(c.__file__, c.CONFIG_DIR)"],
                            cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True)
     # the installed copy, not this checkout
-    assert probe.stdout.split() == [str(site / "gan_zoo" / "cli.py"), str(site / "gan_zoo" / "conf")]
+    assert probe.stdout.split() == [str(site / "gan_zoo" / "commands" / "cli.py"), str(site / "gan_zoo" / "conf")]
 
     small = ["metrics=classifier", "metrics.evaluate.evaluator.num_real=64", "metrics.evaluate.evaluator.num_fake=64",
              "metrics.evaluate.evaluator.kid_subset_size=32"]
-    trained = _run(site, tmp_path, "gan_zoo.train", [t for t in TINY if t != "metrics=none"] + small)
+    trained = _run(site, tmp_path, "gan_zoo.commands.train", [t for t in TINY if t != "metrics=none"] + small)
     assert trained.returncode == 0, trained.stderr[-2000:]
     (ckpt,) = (tmp_path / "checkpoints").rglob("last.ckpt")
-    generated = _run(site, tmp_path, "gan_zoo.generate", [f"ckpt={ckpt}", "num=4", "out=four.png"])
+    generated = _run(site, tmp_path, "gan_zoo.commands.generate", [f"ckpt={ckpt}", "num=4", "out=four.png"])
     assert generated.returncode == 0 and (tmp_path / "four.png").is_file(), generated.stderr[-2000:]
-    evaluated = _run(site, tmp_path, "gan_zoo.evaluate", [f"ckpt={ckpt}"])
+    evaluated = _run(site, tmp_path, "gan_zoo.commands.evaluate", [f"ckpt={ckpt}"])
     assert evaluated.returncode == 0 and '"fid_fmnist_cnn"' in evaluated.stdout, evaluated.stderr[-2000:]
 
 
@@ -65,7 +65,7 @@ def test_a_users_own_experiment_file_with_config_dir(installed, tmp_path):
     mine.mkdir(parents=True)
     (mine / "tiny_lsgan.yaml").write_text("# @package _global_\ndefaults:\n  - override /loss: lsgan\n"
                                          "name: my_tiny_lsgan\ntrainer:\n  max_epochs: 1\n")
-    result = _run(site, tmp_path, "gan_zoo.train",
+    result = _run(site, tmp_path, "gan_zoo.commands.train",
                   ["--config-dir", str(tmp_path / "my_configs"), "experiment=tiny_lsgan", *TINY])
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = (tmp_path / "experiments" / "my_tiny_lsgan").iterdir()

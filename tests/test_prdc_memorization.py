@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from gan_zoo import api
+from gan_zoo.commands.train import train
 from gan_zoo.data.datamodule import GANDataModule
 from gan_zoo.data.embedded import EmbeddedFashionMNIST
 from gan_zoo.errors import UserError
@@ -14,7 +15,6 @@ from gan_zoo.metrics.extractors import FashionClassifierExtractor
 from gan_zoo.metrics.memorization import copying_statistics, mann_whitney_z
 from gan_zoo.metrics.neighbours import nearest
 from gan_zoo.metrics.prdc import prdc
-from gan_zoo.train import train
 from tests.helpers import TINY, compose_config, run_cli
 
 
@@ -112,7 +112,7 @@ def test_gan_zoo_eval_memorization_writes_numbers_grid_and_metrics(tmp_path):
     train(compose_config(tmp_path, overrides))
     (ckpt,) = (tmp_path / "checkpoints").rglob("last.ckpt")
     result = run_cli([f"ckpt={ckpt}", "memorization=true", "memorization_num=100"], cwd=tmp_path,
-                     module="gan_zoo.evaluate")
+                     module="gan_zoo.commands.evaluate")
     assert result.returncode == 0, result.stderr[-2000:]
     numbers = json.loads((ckpt.parent / "last.ckpt.memorization.json").read_text())
     assert numbers["n_train"] == 4800 and numbers["n_holdout"] == 200 and numbers["n_generated"] == 100
@@ -122,7 +122,7 @@ def test_gan_zoo_eval_memorization_writes_numbers_grid_and_metrics(tmp_path):
     assert {"precision_fmnist_cnn", "recall_fmnist_cnn", "density_fmnist_cnn", "coverage_fmnist_cnn"} <= set(
         metrics["metrics"]) and metrics["protocol"]["prdc_k"] == 5
     bad = run_cli([f"ckpt={ckpt}", "memorization=true", "memorization_space=colour"], cwd=tmp_path,
-                  module="gan_zoo.evaluate")
+                  module="gan_zoo.commands.evaluate")
     assert bad.returncode == 2 and "memorization_space='colour': choose run" in bad.stderr
 
 

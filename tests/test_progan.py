@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gan_zoo.commands.train import train
 from gan_zoo.networks.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
-from gan_zoo.networks.progan import Discriminator, Generator, level_and_alpha
-from gan_zoo.schedules import ProgressiveGrowing
-from gan_zoo.train import train
+from gan_zoo.networks.progan import Discriminator, Generator
+from gan_zoo.schedules import ProgressiveGrowing, level_and_alpha
 from tests.helpers import BASE, compose_config
 
 
@@ -135,7 +135,7 @@ def test_a_run_across_a_resolution_change_and_resume_in_a_fade_in(tmp_path):
     rows = list(csv.DictReader((tmp_path / "experiments" / "pggan_embedded" / "run" / "metrics.csv").open()))
     assert {r["schedule/resolution"] for r in rows if r.get("schedule/resolution")} == {"4.0", "8.0"}
 
-    train(compose_config(tmp_path, [*overrides, "trainer.max_epochs=2", "ckpt_path=last"]))
+    train(compose_config(tmp_path, [*overrides, "trainer.max_epochs=2", "ckpt=last"]))
     rows = list(csv.DictReader((tmp_path / "experiments" / "pggan_embedded" / "run" / "metrics.csv").open()))
     alphas = [float(r["schedule/alpha"]) for r in rows if r.get("schedule/alpha")]
     # images 64, 80, 96, 112 after the resume: alpha continues at 0.5, 0.75 (fade 32..96), then 8x8 alone
@@ -179,7 +179,7 @@ def test_run_with_batch_size_per_resolution_and_resume_mid_epoch(tmp_path):
     stop = ["+callbacks.stop._target_=tests.helpers.SignalAtBatch", "+callbacks.stop.epoch=6", "+callbacks.stop.batch=3"]
     with pytest.raises(Exception, match="received SIGUSR1"):
         train(compose_config(tmp_path / "resumed", [*overrides, *stop]))
-    train(compose_config(tmp_path / "resumed", [*overrides, "ckpt_path=last"]))
+    train(compose_config(tmp_path / "resumed", [*overrides, "ckpt=last"]))
     resumed = torch.load(str(ckpt).replace("straight", "resumed"), weights_only=False)
     assert int(resumed["state_dict"]["images_seen"]) == 7 * 40
     for key, value in straight["state_dict"].items():

@@ -6,10 +6,10 @@ import torch
 from PIL import Image
 
 from gan_zoo.api import load_generator
+from gan_zoo.commands.train import train
 from gan_zoo.data.export_embedded import export_embedded
-from gan_zoo.latents import identity, load_latents, render
-from gan_zoo.projection import project
-from gan_zoo.train import train
+from gan_zoo.latent.projection import project
+from gan_zoo.latent.spaces import identity, load_latents, render
 from tests.helpers import BASE, TINY, compose_config, run_cli
 from tests.test_pretrained import _their_checkpoint
 from tests.test_progan import PGGAN_TINY
@@ -91,7 +91,7 @@ def held_out(tmp_path_factory):
 def test_gan_zoo_project_writes_latents_grid_and_csv(checkpoints, held_out, tmp_path):
     out = tmp_path / "proj"
     result = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "steps=40",
-                      "batch_size=5"], cwd=tmp_path, module="gan_zoo.project")
+                      "batch_size=5"], cwd=tmp_path, module="gan_zoo.commands.project")
     assert result.returncode == 0, result.stderr[-2000:]
     record = load_latents(out / "latents.pt", _generator(checkpoints, "dcgan"))  # weights_only, the same generator
     assert record["space"] == "z" and record["latents"].shape == (12, 16) and len(record["files"]) == 12
@@ -100,7 +100,7 @@ def test_gan_zoo_project_writes_latents_grid_and_csv(checkpoints, held_out, tmp_
     assert all(float(r["psnr_db"]) > 0 for r in rows)
     assert Image.open(out / "projection.png").size[0] == 2 + 8 * 18  # 4 pairs a line, 16px images
     again = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "steps=1"],
-                    cwd=tmp_path, module="gan_zoo.project")
+                    cwd=tmp_path, module="gan_zoo.commands.project")
     assert again.returncode == 2 and "overwrite=true" in again.stderr  # an earlier projection is kept
     assert load_latents(out / "latents.pt")["latents"].equal(record["latents"])
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_zoo.checkpoints import AtomicCheckpointIO
+from gan_zoo.commands.train import train
 from gan_zoo.errors import UserError
-from gan_zoo.resume import StopTraining, parse_duration
-from gan_zoo.train import train
+from gan_zoo.runs.checkpoints import AtomicCheckpointIO
+from gan_zoo.runs.resume import StopTraining, parse_duration
 from tests.helpers import TINY, compose_config
 
 EXACT = [*TINY, "trainer.limit_train_batches=4", "trainer.deterministic=true", "model.module.num_samples=8"]
@@ -44,7 +44,7 @@ def _assert_same_training_state(a: Path, b: Path):
 def test_resume_at_an_epoch_boundary_is_bit_exact(tmp_path):
     train(compose_config(tmp_path / "straight", [*EXACT, "trainer.max_epochs=2"]))
     train(compose_config(tmp_path / "resumed", [*EXACT, "trainer.max_epochs=1"]))
-    train(compose_config(tmp_path / "resumed", [*EXACT, "trainer.max_epochs=2", "ckpt_path=last"]))
+    train(compose_config(tmp_path / "resumed", [*EXACT, "trainer.max_epochs=2", "ckpt=last"]))
     _assert_same_training_state(tmp_path / "straight", tmp_path / "resumed")
     assert _losses(tmp_path / "straight") == _losses(tmp_path / "resumed")
     assert len(_losses(tmp_path / "straight")) == 8
@@ -59,7 +59,7 @@ def test_resume_mid_epoch_after_a_signal_is_bit_exact(tmp_path):
     assert stopped.value.exit_code == 128 + signal.SIGUSR1
     interrupted = torch.load(_ckpt_dir(tmp_path / "resumed") / "last.ckpt", weights_only=False)
     assert int(interrupted["state_dict"]["images_seen"]) == 6 * 16  # 4 batches of epoch 0, 2 of epoch 1
-    train(compose_config(tmp_path / "resumed", [*EXACT, "trainer.max_epochs=2", "ckpt_path=last"]))
+    train(compose_config(tmp_path / "resumed", [*EXACT, "trainer.max_epochs=2", "ckpt=last"]))
     _assert_same_training_state(tmp_path / "straight", tmp_path / "resumed")
     assert _losses(tmp_path / "straight") == _losses(tmp_path / "resumed")
 
@@ -70,7 +70,7 @@ def test_time_limit_ends_with_a_resumable_checkpoint(tmp_path):
     assert stopped.value.exit_code == 0
     state = torch.load(_ckpt_dir(tmp_path) / "last.ckpt", weights_only=False)
     assert int(state["state_dict"]["images_seen"]) == 16
-    train(compose_config(tmp_path, [*TINY, "ckpt_path=last"]))
+    train(compose_config(tmp_path, [*TINY, "ckpt=last"]))
     assert int(torch.load(_ckpt_dir(tmp_path) / "last.ckpt", weights_only=False)["state_dict"]["images_seen"]) == 48
 
 
@@ -88,7 +88,7 @@ def test_bad_duration():
 @pytest.mark.slow
 def test_sigterm_leaves_a_checkpoint_that_resumes(tmp_path):
     args = [a for a in TINY if not a.startswith(("trainer.max_epochs", "trainer.limit_train_batches"))]
-    cmd = [sys.executable, "-m", "gan_zoo.train", *args, "trainer.max_epochs=1000"]
+    cmd = [sys.executable, "-m", "gan_zoo.commands.train", *args, "trainer.max_epochs=1000"]
     process = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not list(tmp_path.glob("experiments/*/*/metrics.csv")) and time.time() < deadline:
@@ -96,11 +96,11 @@ def test_sigterm_leaves_a_checkpoint_that_resumes(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
-    assert "received SIGTERM: saved" in stderr and "ckpt_path=last" in stderr
+    assert "received SIGTERM: saved" in stderr and "ckpt=last" in stderr
     (ckpt,) = tmp_path.glob("checkpoints/dcgan_embedded/*/last.ckpt")
     seen = int(torch.load(ckpt, weights_only=False)["state_dict"]["images_seen"])
     assert seen > 0
-    resumed = subprocess.run([*cmd[:-1], "trainer.max_epochs=1", "trainer.limit_train_batches=2", "ckpt_path=last"],
+    resumed = subprocess.run([*cmd[:-1], "trainer.max_epochs=1", "trainer.limit_train_batches=2", "ckpt=last"],
                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert int(torch.load(ckpt, weights_only=False)["state_dict"]["images_seen"]) >= seen
@@ -133,13 +133,13 @@ def _two_checkpoints(tmp_path):
 def test_truncated_checkpoint_is_a_clear_error_naming_the_newest_good_one(tmp_path):
     older, last = _two_checkpoints(tmp_path)
     with pytest.raises(UserError, match=f"checkpoint '{last}' is truncated or corrupt.*newest readable one there is"):
-        train(compose_config(tmp_path, [*TINY, f"ckpt_path={last}", "trainer.max_epochs=3"]))
+        train(compose_config(tmp_path, [*TINY, f"ckpt={last}", "trainer.max_epochs=3"]))
 
 
 def test_last_skips_a_corrupt_newest_checkpoint_and_says_so(tmp_path, caplog):
     older, last = _two_checkpoints(tmp_path)
     with caplog.at_level(logging.INFO):
-        train(compose_config(tmp_path, [*TINY, "ckpt_path=last", "trainer.max_epochs=3"]))
+        train(compose_config(tmp_path, [*TINY, "ckpt=last", "trainer.max_epochs=3"]))
     newest_good = sorted(_ckpt_dir(tmp_path).glob("epoch0001*.ckpt"))[0]
     assert f"skipping '{last}': truncated or corrupt" in caplog.text
     assert f"resuming from {newest_good}" in caplog.text
@@ -152,7 +152,7 @@ def test_resuming_with_other_networks_lists_the_differences(tmp_path):
     with pytest.raises(UserError, match=r"other networks than this config builds: model.generator.latent_dim: 16 -> 32; "
                                         r"model.generator.width: 8 -> 16 \(drop these overrides") as error:
         train(compose_config(tmp_path, [*TINY, "model.generator.width=16", "model.generator.latent_dim=32",
-                                        "ckpt_path=last"]))
+                                        "ckpt=last"]))
     assert "data.resolution" not in str(error.value)
 
 
@@ -173,7 +173,7 @@ def _read_until(stream, text: str, timeout: float = 120) -> str:
 def test_a_signal_is_acknowledged_while_blocked_and_a_second_one_exits_at_once(tmp_path):
     """The main thread blocks as in a collective that never completes: the first SIGTERM is still
     acknowledged within seconds, the second ends the process at once."""
-    cmd = [sys.executable, "-m", "gan_zoo.train", *TINY, "trainer.max_epochs=1000",
+    cmd = [sys.executable, "-m", "gan_zoo.commands.train", *TINY, "trainer.max_epochs=1000",
            "+callbacks.block._target_=tests.helpers.BlockForever"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PYTHONWARNINGS": "ignore"}
     process = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -194,7 +194,7 @@ def test_temporary_files_of_killed_saves_are_removed_at_the_next_start(tmp_path)
     ckpt_dir = _ckpt_dir(tmp_path)
     for pid in (111, 222):  # what saves killed between write and rename leave
         (ckpt_dir / f".last.ckpt.tmp{pid}").write_bytes(b"\0" * 1000)
-    train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt_path=last"]))
+    train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt=last"]))
     assert not list(ckpt_dir.glob(".*.tmp*")) and (ckpt_dir / "last.ckpt").is_file()
 
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from gan_zoo.commands.train import train
 from gan_zoo.errors import UserError
-from gan_zoo.run_lock import RunLock
-from gan_zoo.train import train
+from gan_zoo.runs.lock import RunLock
 from tests.helpers import TINY, compose_config, run_cli
 
 
@@ -25,14 +25,14 @@ def test_second_writer_is_refused_with_the_holders_pid_and_nothing_changes(tmp_p
     holder = RunLock(ckpt_dir).acquire()  # this process, as the first writer
     try:
         with pytest.raises(UserError, match=rf"the run in '{ckpt_dir}' is in use by process {__import__('os').getpid()}"):
-            train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt_path=last"]))
+            train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt=last"]))
     finally:
         holder.release()
     assert _digest(tmp_path) == before
 
 
 def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
-    code = ("import sys, time; from gan_zoo.run_lock import RunLock; RunLock(sys.argv[1]).acquire(); "
+    code = ("import sys, time; from gan_zoo.runs.lock import RunLock; RunLock(sys.argv[1]).acquire(); "
             "print('locked', flush=True); time.sleep(600)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
@@ -49,13 +49,13 @@ def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
 def test_two_concurrent_resumes_of_one_run(tmp_path):
     train(compose_config(tmp_path, TINY))
     args = [a for a in TINY if not a.startswith(("trainer.max_epochs", "trainer.limit_train_batches"))]
-    first = subprocess.Popen([sys.executable, "-m", "gan_zoo.train", *args, "trainer.max_epochs=1000", "ckpt_path=last"],
+    first = subprocess.Popen([sys.executable, "-m", "gan_zoo.commands.train", *args, "trainer.max_epochs=1000", "ckpt=last"],
                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not any(
             f"process {first.pid}" in p.read_text() for p in (tmp_path / "checkpoints" / "dcgan_embedded").glob(".*.lock")):
         time.sleep(0.2)  # until the first holds the lock
-    second = run_cli([*TINY, "trainer.max_epochs=2", "ckpt_path=last"], cwd=tmp_path)
+    second = run_cli([*TINY, "trainer.max_epochs=2", "ckpt=last"], cwd=tmp_path)
     assert second.returncode == 2, second.stderr[-2000:]
     assert second.stderr.startswith("gan-zoo: error: the run in") and f"in use by process {first.pid}" in second.stderr
     assert len(list((tmp_path / "experiments" / "dcgan_embedded").iterdir())) == 1  # no folder of the refused one

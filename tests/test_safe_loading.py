@@ -6,10 +6,10 @@ import zipfile
 import pytest
 import torch
 
-from gan_zoo.checkpoints import load_checkpoint
+from gan_zoo.commands.train import train
 from gan_zoo.errors import UserError
 from gan_zoo.pretrained.pytorch_gan_zoo import load_pgan_generator
-from gan_zoo.train import train
+from gan_zoo.runs.checkpoints import load_checkpoint
 from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
 
 
@@ -51,10 +51,10 @@ def test_loading_a_malicious_checkpoint_runs_nothing(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module, args", [
-    ("gan_zoo.train", [*TINY, "ckpt_path={ckpt}"]),
-    ("gan_zoo.generate", ["ckpt={ckpt}", "out={tmp}/out.png"]),
-    ("gan_zoo.evaluate", ["ckpt={ckpt}"]),
-    ("gan_zoo.generate", ["pretrained=pytorch_gan_zoo:{ckpt}", "out={tmp}/out.png"]),
+    ("gan_zoo.commands.train", [*TINY, "ckpt={ckpt}"]),
+    ("gan_zoo.commands.generate", ["ckpt={ckpt}", "out={tmp}/out.png"]),
+    ("gan_zoo.commands.evaluate", ["ckpt={ckpt}"]),
+    ("gan_zoo.commands.generate", ["pretrained=pytorch_gan_zoo:{ckpt}", "out={tmp}/out.png"]),
 ])
 def test_every_command_refuses_a_malicious_checkpoint(tmp_path, module, args):
     marker = tmp_path / "pwned"

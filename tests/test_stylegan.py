@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from gan_zoo.augment import DiffAugment
+from gan_zoo.commands.train import train
 from gan_zoo.networks.stylegan import Discriminator, Generator, ModulatedConv2d
 from gan_zoo.regularizers import PathLength
-from gan_zoo.train import train
 from tests.helpers import BASE, compose_config
 
 
@@ -153,7 +153,7 @@ def test_short_run_with_adaptive_augmentation_and_its_resume(tmp_path):
     rows = list(csv.DictReader((tmp_path / "experiments" / "stylegan_embedded" / "run" / "metrics.csv").open()))
     assert any(r.get("train/reg_path_length") for r in rows) and any(r.get("train/reg_r1") for r in rows)
     assert any(r.get("augment/p") for r in rows)
-    train(compose_config(tmp_path, [*overrides, "trainer.max_epochs=2", "ckpt_path=last"]))
+    train(compose_config(tmp_path, [*overrides, "trainer.max_epochs=2", "ckpt=last"]))
     resumed = torch.load(ckpt, weights_only=False)["state_dict"]
     assert int(resumed["images_seen"]) == 2 * 3 * 16
     assert abs(resumed["augment.p"].item() - p) <= 3 * 16 / 320 + 1e-6  # continued from the saved p
@@ -165,10 +165,10 @@ def test_generate_with_truncation_needs_a_stylegan_generator(tmp_path):
     train(compose_config(tmp_path / "s", [*BASE, *STYLEGAN_TINY]))
     train(compose_config(tmp_path / "d", TINY))
     style = tmp_path / "s" / "checkpoints" / "stylegan_embedded" / "run" / "last.ckpt"
-    ok = run_cli([f"ckpt={style}", "psi=0.5", "num=4", f"out={tmp_path / 't.png'}"], cwd=tmp_path, module="gan_zoo.generate")
+    ok = run_cli([f"ckpt={style}", "psi=0.5", "num=4", f"out={tmp_path / 't.png'}"], cwd=tmp_path, module="gan_zoo.commands.generate")
     assert ok.returncode == 0 and (tmp_path / "t.png").is_file(), ok.stderr[-2000:]
     dc = tmp_path / "d" / "checkpoints" / "dcgan_embedded" / "run" / "last.ckpt"
-    bad = run_cli([f"ckpt={dc}", "psi=0.5", f"out={tmp_path / 'x.png'}"], cwd=tmp_path, module="gan_zoo.generate")
+    bad = run_cli([f"ckpt={dc}", "psi=0.5", f"out={tmp_path / 'x.png'}"], cwd=tmp_path, module="gan_zoo.commands.generate")
     assert bad.returncode == 2 and "truncation needs a StyleGAN-style generator" in bad.stderr.strip().splitlines()[-1]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_zoo.train import train
+from gan_zoo.commands.train import train
 from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
 
 
@@ -42,7 +42,7 @@ def test_fresh_run_refuses_a_folder_that_holds_another_run(tmp_path):
     train(cfg)
     run_dir, ckpt_dir = _outputs(tmp_path)
     before = {p: p.stat().st_mtime_ns for p in [*run_dir.rglob("*"), *ckpt_dir.rglob("*")] if p.is_file()}
-    with pytest.raises(Exception, match="already holds another run: resume it with ckpt_path=last"):
+    with pytest.raises(Exception, match="already holds another run: resume it with ckpt=last"):
         train(compose_config(tmp_path, TINY))
     after = {p: p.stat().st_mtime_ns for p in [*run_dir.rglob("*"), *ckpt_dir.rglob("*")] if p.is_file()}
     assert before == after
@@ -50,7 +50,7 @@ def test_fresh_run_refuses_a_folder_that_holds_another_run(tmp_path):
 
 def test_resume_continues_images_seen_and_csv(tmp_path):
     train(compose_config(tmp_path, TINY))
-    train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt_path=last"]))
+    train(compose_config(tmp_path, [*TINY, "trainer.max_epochs=2", "ckpt=last"]))
     run_dir, ckpt_dir = _outputs(tmp_path)
     state = torch.load(ckpt_dir / "last.ckpt", weights_only=False)
     assert int(state["state_dict"]["images_seen"]) == 2 * 3 * 16
@@ -71,7 +71,7 @@ def test_wandb_logs_offline_without_an_account(tmp_path, monkeypatch):
     assert len(offline_runs) == 1
     assert list(offline_runs[0].rglob("*.wandb"))
     assert list(offline_runs[0].rglob("media/images/samples_*.png"))
-    train(compose_config(tmp_path, [*TINY, "logger=wandb", "trainer.max_epochs=2", "ckpt_path=last"]))
+    train(compose_config(tmp_path, [*TINY, "logger=wandb", "trainer.max_epochs=2", "ckpt=last"]))
     # offline-run-<date>_<time>-<id>, and "-1" appended when both runs started within the same second
     ids = {re.match(r"offline-run-\d{8}_\d{6}-([a-z0-9]+)", p.name).group(1)
            for p in (run_dir / "wandb").glob("offline-run-*")}
@@ -96,8 +96,8 @@ def test_cli_default_command_runs_and_keeps_outputs(tmp_path):
         (["data=image_folder", "data.dataset.root=/no/such/folder"], "image folder not found: '/no/such/folder'"),
         (["data=mnist", "data.dataset.root=nodata"], "could not load MNIST from 'nodata'"),
         (["data.resolution=28"], "DCGAN needs a power-of-two resolution >= 8, got 28"),
-        (["ckpt_path=/no/such.ckpt"], "checkpoint not found: '/no/such.ckpt'"),
-        (["ckpt_path=last"], "ckpt_path=last: no readable checkpoint under 'checkpoints/dcgan_embedded'"),
+        (["ckpt=/no/such.ckpt"], "checkpoint not found: '/no/such.ckpt'"),
+        (["ckpt=last"], "ckpt=last: no readable checkpoint under 'checkpoints/dcgan_embedded'"),
     ],
 )
 def test_cli_bad_input_is_one_clear_line_and_nonzero_exit(tmp_path, args, message):
@@ -133,7 +133,7 @@ def test_ddp_on_cpu_with_two_processes_and_the_readme_defaults(tmp_path):
 @pytest.mark.slow
 def test_ddp_run_given_sigterm_mid_epoch_stops_with_a_resumable_checkpoint(tmp_path):
     args = [a for a in DDP if not a.startswith("trainer.limit_train_batches")]
-    cmd = [sys.executable, "-m", "gan_zoo.train", *args, f"paths.cache={tmp_path}/cache", "trainer.max_epochs=1000"]
+    cmd = [sys.executable, "-m", "gan_zoo.commands.train", *args, f"paths.cache={tmp_path}/cache", "trainer.max_epochs=1000"]
     process = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONWARNINGS": "ignore"})
     deadline = time.time() + 180
@@ -150,7 +150,7 @@ def test_ddp_run_given_sigterm_mid_epoch_stops_with_a_resumable_checkpoint(tmp_p
     seen = int(torch.load(ckpt, weights_only=True)["state_dict"]["images_seen"])
     assert seen > 5000 / 16 // 2 * 16 * 2  # beyond the first epoch: stopped mid-epoch
     resumed = run_cli([*DDP, f"paths.cache={tmp_path}/cache", "trainer.max_epochs=3", "trainer.limit_train_batches=2",
-                       "ckpt_path=last"], cwd=tmp_path, timeout=300)
+                       "ckpt=last"], cwd=tmp_path, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert int(torch.load(ckpt, weights_only=True)["state_dict"]["images_seen"]) > seen
 

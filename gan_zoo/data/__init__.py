@@ -1,1 +1,3 @@
-"""Datasets that yield images [C, H, W] in [-1, 1] at the configured resolution and channels."""
+"""Datasets -> images in [-1, 1], served by one LightningDataModule; resolution and channels come from here and
+size the networks. The embedded Fashion-MNIST subset, torchvision's datasets, any folder of images, a resumable
+sampler. Imports only the core (errors, files)."""

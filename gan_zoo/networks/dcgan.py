@@ -39,7 +39,7 @@ class Generator(nn.Module):
         width: int = 64,  # channels of the last hidden layer; doubled at each lower resolution
     ):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.latent_dim, self.resolution, self.channels = latent_dim, resolution, channels  # the generator contract
         stages = _num_stages(resolution)
         widths = [width * 2 ** (stages - 1 - i) for i in range(stages)]  # 4x4 ... R/2 x R/2
         layers = [  # z as [N, latent_dim, 1, 1] -> [N, widths[0], 4, 4]

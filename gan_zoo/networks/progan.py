@@ -15,18 +15,13 @@ from torch import nn
 
 from gan_zoo.errors import UserError
 from gan_zoo.networks.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+from gan_zoo.schedules import level_and_alpha
 
 
 def _levels(resolution: int) -> int:
     if resolution < 4 or 2 ** round(math.log2(resolution)) != resolution:
         raise UserError(f"PGGAN needs a power-of-two resolution >= 4, got {resolution}: set data.resolution")
     return int(math.log2(resolution)) - 2  # the top level; level 0 is 4x4
-
-
-def level_and_alpha(progress: float) -> tuple[int, float]:
-    """p -> (level L, alpha): alpha < 1 while level L fades in over level L - 1."""
-    level = math.ceil(progress)
-    return level, (1.0 if level == progress else progress - (level - 1))
 
 
 class _Network(nn.Module):
@@ -55,7 +50,7 @@ class Generator(_Network):
         widths: list[int] | None = None,  # feature maps per level, 4x4 first; overrides fmap_base / fmap_max
     ):
         super().__init__(resolution, fmap_base, fmap_max, widths)
-        self.latent_dim = latent_dim
+        self.latent_dim, self.channels = latent_dim, channels  # the generator contract (with resolution)
         act = nn.LeakyReLU(0.2)
         w = self.widths
         # Level 0: z -> 4x4 (a dense layer, i.e. a 4x4 transposed convolution), then a 3x3 conv.

@@ -105,6 +105,8 @@ class ToRGB(nn.Module):
 
 
 class Generator(nn.Module):
+    has_w = True  # the generator contract: a mapping network (w, w_plus spaces; psi truncation)
+
     def __init__(
         self,
         resolution: int,  # output size, a power of two >= 8 (from the data)
@@ -118,7 +120,7 @@ class Generator(nn.Module):
         conv_clamp: float | None = None,  # e.g. 256 with fp16 (StyleGAN2-ADA), None = off
     ):
         super().__init__()
-        self.latent_dim, self.resolution, self.mixing_prob = latent_dim, resolution, mixing_prob
+        self.latent_dim, self.resolution, self.channels, self.mixing_prob = latent_dim, resolution, channels, mixing_prob
         levels = _levels(resolution)
         widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
         self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers)

@@ -1,1 +1,2 @@
-"""Importers for generators trained by other projects."""
+"""Importers of other projects' published weights into the zoo's networks (pytorch_GAN_zoo's PGAN). Files are
+read with `gan_zoo.files.read` (weights_only) and checked before use. Imports the core and `networks`."""

@@ -18,7 +18,8 @@ METHODS = ("slerp", "lerp")
 
 
 def has_w(generator: nn.Module) -> bool:
-    return hasattr(generator, "mapping") and hasattr(generator, "synthesis")
+    """Whether the generator has a mapping network (the contract's `has_w`, gan_zoo.networks)."""
+    return getattr(generator, "has_w", False)
 
 
 def check_space(generator: nn.Module, space: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from gan_zoo.errors import UserError
-from gan_zoo.latents import interpolate, render
+from gan_zoo.latent.spaces import interpolate, render
 
 
 @dataclass
@@ -66,9 +66,3 @@ def intermediates(generator, start: torch.Tensor, end: torch.Tensor, pairs: Pair
     images = torch.cat([render(generator, chunk.to(device), space).float().cpu()
                         for chunk in latents.flatten(0, 1).split(batch_size)])
     return images.unflatten(0, (len(pairs.start), len(ts)))
-
-
-def set_distances(evaluator, features: torch.Tensor, reference: torch.Tensor) -> dict:
-    """FID and KID of a set of features against a reference set's (the metrics' own implementation)."""
-    result = evaluator.compute(reference, features, None)
-    return {"fid": result["fid"], "kid": result["kid"]}

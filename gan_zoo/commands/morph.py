@@ -8,16 +8,15 @@ import sys
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan_zoo import cli
 from gan_zoo.api import load_generator, morph, run_folders
+from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
-from gan_zoo.latents import check_space
-from gan_zoo.project import pick_device
+from gan_zoo.latent.spaces import check_space
 
 
 def run(cfg: DictConfig) -> dict:
     steps = OmegaConf.to_container(cfg.steps) if OmegaConf.is_list(cfg.steps) else [cfg.steps]
-    loaded = load_generator(cfg.ckpt, cfg.pretrained, pick_device(cfg.device))
+    loaded = load_generator(cfg.ckpt, cfg.pretrained, cli.pick_device(cfg.device))
     out = cli.check_output(cfg.out, cfg.overwrite, "morph.json", own=run_folders(loaded))
     check_space(loaded.generator, cfg.space)
     distance = instantiate(cfg.distance)  # lpips without its weights fails here, before any work

@@ -1,6 +1,6 @@
 """Checks of a composed run config before anything is built or written: required values, and the type and
 range of every documented setting. Each failure is one UserError naming the setting, the bad value and a
-good one. (Unknown keys and groups are Hydra's to catch; `gan_zoo.cli` words those errors the same way.)"""
+good one. (Unknown keys and groups are Hydra's to catch; `gan_zoo.commands.cli` words those errors the same way.)"""
 import difflib
 import inspect
 from numbers import Number
@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_zoo.errors import UserError
-from gan_zoo.resume import parse_duration
+from gan_zoo.runs.resume import parse_duration
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")

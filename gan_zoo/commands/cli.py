@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from gan_zoo import console
+from gan_zoo.commands import console
 from gan_zoo.errors import UserError
 
 # The repository's conf/, installed as the package gan_zoo.conf (an editable install maps it to conf/ itself).
@@ -120,7 +121,9 @@ OmegaConf.register_new_resolver("swept", swept_values, replace=True)
 def run(hydra_main) -> None:
     """Run a @hydra.main function; Hydra's own errors for a bad command line end like a UserError."""
     console.quiet()
-    os.environ.setdefault(SWEPT_KEYS, swept_keys(sys.argv[1:]))  # inherited by the jobs launchers start
+    own_swept = SWEPT_KEYS not in os.environ  # (a launcher's job process inherits its sweep's)
+    if own_swept:
+        os.environ[SWEPT_KEYS] = swept_keys(sys.argv[1:])  # inherited by the jobs launchers start
     full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its multi-line report and exiting 1
     try:
@@ -130,10 +133,21 @@ def run(hydra_main) -> None:
             raise
         fail(message)
     finally:
+        if own_swept:  # a second command in the same process (a notebook, tests) sweeps its own keys
+            os.environ.pop(SWEPT_KEYS, None)
         if full_error is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = full_error
+
+
+def pick_device(name: str) -> torch.device:
+    """The one device chooser of the commands: auto (a GPU where there is one), cpu, cuda or cuda:N."""
+    if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", str(name)):
+        raise UserError(f"device={name!r}: choose auto, cpu, cuda or cuda:N")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={name}: no CUDA GPU here; use device=cpu (or auto)")
+    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
 
 
 def run_folder_around(path: Path) -> Path | None:

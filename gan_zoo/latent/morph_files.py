@@ -9,14 +9,11 @@ import torch
 from torchvision.utils import make_grid, save_image
 
 from gan_zoo.media import save_animation, save_folder
+from gan_zoo.metrics.features import extract_features, set_distances
 
 
 def write_morph(out: Path, ts: list, pairs, images: torch.Tensor, frames: torch.Tensor, real: dict, extractor,
                 start_files: list, end_files: list, media_pairs: int) -> dict:
-    from gan_zoo.api import extract_features
-    from gan_zoo.metrics.evaluator import Evaluator
-    from gan_zoo.morphing import set_distances
-
     out.mkdir(parents=True, exist_ok=True)
     for k, t in enumerate(ts):
         save_folder(images[:, k], out / f"t_{t:.2f}")
@@ -26,17 +23,16 @@ def write_morph(out: Path, ts: list, pairs, images: torch.Tensor, frames: torch.
         save_image(make_grid(strip, nrow=len(strip), normalize=True, value_range=(-1, 1)), out / "strips" / f"pair_{p:04d}.png")
         save_animation(frames[p : p + 1], out / "gifs" / f"pair_{p:04d}.gif", "gif", fps=12)
 
-    evaluator = Evaluator(extractor, prdc_k=0, cache_dir=None)
     reference = {name: extract_features(extractor, x) for name, x in real.items()}
     rows = []
     for k, t in enumerate(ts):
         generated = extract_features(extractor, images[:, k])
         for name, features in reference.items():
-            rows.append({"set": "generated", "t": t, "reference": name, **set_distances(evaluator, generated, features)})
+            rows.append({"set": "generated", "t": t, "reference": name, **set_distances(generated, features)})
     if "middle" in reference:
         for name in ("start", "end"):
             rows.append({"set": name, "t": None, "reference": "middle",
-                         **set_distances(evaluator, reference[name], reference["middle"])})
+                         **set_distances(reference[name], reference["middle"])})
     with open(out / "morph.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["set", "t", "reference", "fid", "kid"])
         writer.writeheader()

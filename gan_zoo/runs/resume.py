@@ -63,7 +63,7 @@ class StopTraining(Exception):
     """Training stopped early after saving a resumable checkpoint (a signal or the time limit)."""
 
     def __init__(self, reason: str, checkpoint: Path, exit_code: int):
-        super().__init__(f"{reason}: saved '{checkpoint}'; continue with the same command and ckpt_path=last")
+        super().__init__(f"{reason}: saved '{checkpoint}'; continue with the same command and ckpt=last")
         self.exit_code = exit_code
 
 
@@ -146,7 +146,7 @@ class SafeStop(L.Callback):
                       f"(send it again to stop at once, without one)", file=sys.stderr, flush=True)
             return
         print(f"gan-zoo: second {name}: stopping now without a new checkpoint; continue from the newest saved one "
-              f"in '{self.ckpt_dir}' with ckpt_path=last", file=sys.stderr, flush=True)
+              f"in '{self.ckpt_dir}' with ckpt=last", file=sys.stderr, flush=True)
         os._exit(128 + signum)
 
     def on_train_start(self, trainer, pl_module) -> None:

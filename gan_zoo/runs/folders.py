@@ -1,12 +1,12 @@
 """Where a run writes: logs under <experiments>/<name>/<run id>/, checkpoints under
 <checkpoints>/<name>/<run id>/. A fresh run never writes into another run's folders; a resumed run
-(ckpt_path=last or a path) writes into the folders of the run it resumes."""
+(ckpt=last or a path) writes into the folders of the run it resumes."""
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_zoo.checkpoints import newest_readable
 from gan_zoo.errors import UserError
+from gan_zoo.runs.checkpoints import newest_readable
 
 
 @dataclass
@@ -36,7 +36,7 @@ def resolve_run(
         ckpt_dir = _checkpoint_dir_for(run_dir, experiments, checkpoints, name)
         if not worker and ((run_dir / "metrics.csv").exists() or any(ckpt_dir.glob("*.ckpt"))):
             raise UserError(
-                f"'{run_dir}' already holds another run: resume it with ckpt_path=last, or leave hydra.run.dir unset"
+                f"'{run_dir}' already holds another run: resume it with ckpt=last, or leave hydra.run.dir unset"
             )
         return RunPaths(run_dir, ckpt_dir, None)
 
@@ -44,13 +44,13 @@ def resolve_run(
         ckpt = newest_readable((checkpoints / name).glob("**/*.ckpt"))
         if ckpt is None:
             raise UserError(
-                f"ckpt_path=last: no readable checkpoint under '{checkpoints / name}' (is name= or "
+                f"ckpt=last: no readable checkpoint under '{checkpoints / name}' (is name= or "
                 "paths.checkpoints= different from the run you want to resume?)"
             )
     else:
         ckpt = Path(ckpt_path).expanduser()
         if not ckpt.is_file():
-            raise UserError(f"checkpoint not found: '{ckpt}' (ckpt_path must be a .ckpt file or 'last')")
+            raise UserError(f"checkpoint not found: '{ckpt}' (ckpt must be a .ckpt file or 'last')")
     ckpt_dir = ckpt.parent
     try:  # continue writing logs in the resumed run's own folder
         run_dir = experiments / ckpt_dir.resolve().relative_to(checkpoints.resolve())

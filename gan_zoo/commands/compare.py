@@ -1,7 +1,7 @@
 """`gan-zoo-compare <sweep folder | run folders...> [out=<folder>]`: one table of GAN variants over seeds.
 
 Runs are grouped by what differs between their command lines apart from the seed (the variant). Per variant:
-the number of seeds; FID at the end (the budget) as mean +- std and a 95% interval (Student's t); the best
+the number of seeds; FID at the end (the budget) as mean +- std and a 95% interval (Student's t on log FID: never below 0); the best
 FID over training (mean, min); KID and IS likewise; kimg, wall-clock time, images/s, parameters of G and D,
 peak memory. Rows sorted by FID; the metrics protocol stated once above the table. Runs evaluated with
 different protocols are refused (they are not comparable); runs still going, stopped early, or without
@@ -19,16 +19,17 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from gan_zoo.checkpoints import load_checkpoint
+from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
-from gan_zoo.run_lock import is_held
-from gan_zoo.summary import records
+from gan_zoo.metrics.registry import METRICS
+from gan_zoo.runs.checkpoints import load_checkpoint
+from gan_zoo.runs.lock import is_held
+from gan_zoo.runs.summary import records
 
-PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split")
-NOT_A_VARIANT = ("seed", "paths.", "ckpt_path", "name", "hydra.")  # override keys that do not make a variant
-# Student's t quantile t_{0.975, df} for df = 1..30 (beyond: the normal 1.96)
-T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split", "prdc_k")
+TABLE_METRICS = ("kid", "is", "precision", "recall")  # columns beside FID (names, labels, digits: metrics.registry)
+NOT_A_VARIANT = ("seed", "paths.", "ckpt", "name", "hydra.")  # override keys that do not make a variant
+
 
 
 @dataclass
@@ -125,10 +126,26 @@ def check_protocols(runs: list[Run]) -> dict:
 
 
 def _mean_std_ci(values: list[float]) -> tuple[float, float, float]:
+    """Mean, standard deviation and the half-width of a 95% interval (Student's t with n - 1 degrees of freedom)."""
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    t = T_975[len(values) - 2] if 2 <= len(values) <= 31 else 1.96
-    return mean, std, (t * std / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
+    return mean, std, (_t975(len(values) - 1) * std / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
+
+
+def _t975(df: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
+
+
+def log_interval(values: list[float]) -> tuple[float, float]:
+    """A 95% interval of a positive quantity (FID) from seeds: Student's t on log values, back-transformed, so it is
+    never below 0 and a collapsed seed widens it upwards (the geometric mean is at its centre)."""
+    if len(values) < 2 or min(values) <= 0:
+        return float("nan"), float("nan")
+    logs = [math.log(v) for v in values]
+    mean, _, half = _mean_std_ci(logs)
+    return math.exp(mean - half), math.exp(mean + half)
 
 
 def _csv_mean(run: Run, column: str) -> float | None:
@@ -165,10 +182,11 @@ def summarize(runs: list[Run]) -> list[dict]:
     for label, group in variants.items():
         final = [r.records[-1]["metrics"] for r in group]
         best = [min(rec["metrics"]["fid"] for rec in r.records) for r in group]
-        fid, fid_std, fid_ci = _mean_std_ci([m["fid"] for m in final])
-        row = {"variant": label, "seeds": len(group), "fid": fid, "fid_std": fid_std, "fid_ci95": fid_ci,
+        fid, fid_std, _ = _mean_std_ci([m["fid"] for m in final])
+        low, high = log_interval([m["fid"] for m in final])
+        row = {"variant": label, "seeds": len(group), "fid": fid, "fid_std": fid_std, "fid_low95": low, "fid_high95": high,
                "best_fid_mean": statistics.fmean(best), "best_fid_min": min(best)}
-        for name in ("kid", "is", "precision", "recall"):
+        for name in TABLE_METRICS:
             if all(name in m for m in final):
                 row[name], row[f"{name}_std"], _ = _mean_std_ci([m[name] for m in final])
         row["kimg"] = statistics.fmean(r.records[-1]["kimg"] for r in group)
@@ -195,18 +213,18 @@ def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
     lines = [f"Rows sorted by FID at the budget; samples.png shows one row per variant in this order. "
              f"Metrics protocol: extractor `{extractor}` (weights sha256 {str(protocol.get('weights_sha256'))[:12]}), "
              f"{protocol.get('num_real')} real ({protocol.get('real_split')}) / {protocol.get('num_fake')} generated "
-             "images. FID at the budget: mean +- std over seeds [95% interval, Student's t].", "",
-             "| variant | seeds | FID at budget | 95% interval | best FID mean / min | KID | IS | precision | recall "
-             "| kimg | minutes | img/s | G params | D params | peak GiB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "images. FID at the budget: mean +- std over seeds [95% interval: Student's t on log FID, so never below 0].", "",
+             "| variant | seeds | FID at budget | 95% interval | best FID mean / min | "
+             + " | ".join(METRICS[m].label for m in TABLE_METRICS)
+             + " | kimg | minutes | img/s | G params | D params | peak GiB |",
+             "|---" * (11 + len(TABLE_METRICS)) + "|"]
     for r in rows:
-        ci = r["fid_ci95"]
-        interval = "-" if math.isnan(ci) else f"{r['fid'] - ci:.2f} .. {r['fid'] + ci:.2f}"
-        pm = lambda k, d=4: f"{_f(r.get(k), d)} +- {_f(r.get(k + '_std'), d)}" if k in r else "-"  # noqa: E731
+        interval = "-" if math.isnan(r["fid_low95"]) else f"{r['fid_low95']:.2f} .. {r['fid_high95']:.2f}"
+        pm = lambda k: f"{_f(r.get(k), METRICS[k].digits)} +- {_f(r.get(k + '_std'), METRICS[k].digits)}" if k in r else "-"  # noqa: E731
         lines.append(
             f"| {r['variant']} | {r['seeds']} | {r['fid']:.2f} +- {r['fid_std']:.2f} | {interval} | "
-            f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | {pm('kid')} | {pm('is', 2)} | {pm('precision', 3)} | "
-            f"{pm('recall', 3)} | {r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
+            f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | " + " | ".join(pm(m) for m in TABLE_METRICS) + " | "
+            f"{r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
             f"{r['g_params'] / 1e6:.2f} M | {r['d_params'] / 1e6:.2f} M | {_f(r['peak_memory_gib'])} |")
     others = [r for r in runs if r.status != "done"]
     if others:
@@ -224,7 +242,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def plot_fid(rows: list[dict], runs: list[Run], path: Path) -> None:
-    from gan_zoo.plots import plt
+    from gan_zoo.runs.plots import plt
 
     by_folder = {str(r.folder): r for r in runs}
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -280,28 +298,33 @@ def compare(paths: list[str], out: str = "comparison", samples: bool = True) -> 
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    from gan_zoo.cli import fail
-
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip() + "\n\nExamples:\n  gan-zoo-compare experiments/multirun/<date_time>\n"
-              "  gan-zoo-compare experiments/dcgan_embedded/<run1> experiments/pggan_embedded/<run2> out=cmp\n"
-              "  gan-zoo-compare experiments/multirun/<date_time> samples=false")
-        return
-    settings = dict(a.split("=", 1) for a in args if "=" in a and not Path(a).exists())
-    paths = [a for a in args if a not in {f"{k}={v}" for k, v in settings.items()}]
-    unknown = set(settings) - {"out", "samples"}
-    try:
-        if unknown:
-            raise UserError(f"unknown setting {sorted(unknown)[0]!r}: gan-zoo-compare takes out=<folder> and samples=true|false")
-        out = compare(paths, settings.get("out", "comparison"), settings.get("samples", "true").lower() == "true")
-    except UserError as e:
-        fail(str(e))
+def _run(cfg) -> Path:
+    runs = [str(r) for r in cfg.runs] if OmegaConf.is_list(cfg.runs) else [str(cfg.runs)]
+    out = compare(runs, cfg.out, cfg.samples)
     print((out / "comparison.md").read_text())
     written = ", ".join(p.name for p in sorted(out.iterdir()) if p.name in
                         ("comparison.md", "comparison.csv", "fid_vs_kimg.png", "samples.png"))
     print(f"written to {out}/ ({written})", file=sys.stderr)
+    return out
+
+
+_command = cli.command("compare", _run)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The Hydra command; folders given alone (gan-zoo-compare <folder>... out=...) become runs=[...]."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    folders = [a for a in args if not a.startswith("-") and ("=" not in a or Path(a).exists())]
+    settings = [a for a in args if a not in folders]
+    if folders:
+        quoted = ",".join("'" + a.replace("\\", "\\\\").replace("'", "\\'") + "'" for a in folders)
+        settings.append(f"runs=[{quoted}]")
+    saved = sys.argv
+    sys.argv = [saved[0], *settings]
+    try:
+        _command()
+    finally:
+        sys.argv = saved
 
 
 if __name__ == "__main__":

@@ -40,12 +40,12 @@ def _fmt(record: dict, name: str) -> str:
 
 def continue_command(task_overrides: list[str], max_epochs: int, max_kimg: float | None = None) -> str:
     """The command line that continues this run for as long again (its budget in kimg, or else in epochs)."""
-    kept = [o for o in task_overrides if not o.startswith(("ckpt_path=", "trainer.max_epochs=", "trainer.max_kimg="))]
+    kept = [o for o in task_overrides if not o.startswith(("ckpt=", "ckpt_path=", "trainer.max_epochs=", "trainer.max_kimg="))]
     if max_kimg:
         more = f"trainer.max_kimg={2 * max_kimg:g}"
     else:
         more = f"trainer.max_epochs={2 * max_epochs}" if max_epochs > 0 else None
-    return shlex.join(["gan-zoo-train", *kept, "ckpt_path=last", *([more] if more else [])])
+    return shlex.join(["gan-zoo-train", *kept, "ckpt=last", *([more] if more else [])])
 
 
 def run_summary(

@@ -7,17 +7,16 @@
     gan-zoo-generate ckpt=... interpolate=true latents=proj/latents.pt out=between.png   # between projections
     gan-zoo-generate ckpt=<a StyleGAN run>/last.ckpt psi=0.7 out=truncated.png    # the truncation trick
 """
-import inspect
 import sys
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
-from gan_zoo import cli
 from gan_zoo.api import generate_images, image_batches, load_generator, run_folders
+from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
-from gan_zoo.latents import check_space, from_z, interpolate, load_latents, render
+from gan_zoo.latent.spaces import check_space, from_z, has_w, interpolate, load_latents, render
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
 
 
@@ -54,7 +53,7 @@ def _endpoints(cfg: DictConfig, generator, space: str) -> tuple[torch.Tensor, to
 def generate(cfg: DictConfig) -> Path:
     out = Path(cfg.out).expanduser()
     fmt = _format(cfg, out)
-    device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
+    device = cli.pick_device(cfg.device)
     loaded = load_generator(cfg.ckpt, cfg.pretrained, device)
     generator = loaded.generator
     cli.check_output(out, cfg.overwrite, own=run_folders(loaded))
@@ -64,7 +63,7 @@ def generate(cfg: DictConfig) -> Path:
     check_space(generator, space)
     kwargs = {}
     if cfg.psi != 1:  # the truncation trick: StyleGAN-style generators only
-        if "psi" not in inspect.signature(generator.forward).parameters:
+        if not has_w(generator):
             raise UserError(f"psi={cfg.psi}: truncation needs a StyleGAN-style generator (it has a tracked average w)")
         kwargs["psi"] = cfg.psi
     if cfg.interpolate:  # each row morphs from one latent to another

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
-from gan_zoo.latents import save_latents
+from gan_zoo.latent.spaces import save_latents
 
 
 def pairs_grid(targets: torch.Tensor, reconstructions: torch.Tensor, rows: int, columns: int = 4) -> torch.Tensor:

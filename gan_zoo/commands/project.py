@@ -6,29 +6,20 @@
 import sys
 from pathlib import Path
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from gan_zoo import cli
 from gan_zoo.api import load_generator, project_folder, run_folders
+from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
-from gan_zoo.latents import check_space
-
-
-def pick_device(name: str) -> torch.device:
-    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
-        raise UserError(f"device={name!r}: choose auto, cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device={name}: no CUDA GPU here; use device=cpu (or auto)")
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
+from gan_zoo.latent.spaces import check_space
 
 
 def run(cfg: DictConfig) -> Path:
     for key, low in (("steps", 1), ("batch_size", 1), ("rows", 0)):
         if not isinstance(cfg[key], int) or cfg[key] < low:
             raise UserError(f"{key}={cfg[key]!r}: must be an integer >= {low}")
-    device = pick_device(cfg.device)
+    device = cli.pick_device(cfg.device)
     loaded = load_generator(cfg.ckpt, cfg.pretrained, device)
     out = cli.check_output(cfg.out, cfg.overwrite, "latents.pt", own=run_folders(loaded))
     check_space(loaded.generator, cfg.space)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_zoo.latents import check_space, render
+from gan_zoo.latent.spaces import check_space, render
 
 
 @dataclass
@@ -118,7 +118,7 @@ def project(generator: nn.Module, targets: torch.Tensor, space: str = "z", dista
     """Latents in `space` for target images [N, C, R, R] in [-1, 1] (the generator's resolution and channels).
     lr None = 0.1 (StyleGAN2's projector) in w/w_plus, 0.05 in z; `starts`: random z tried per image, the best
     kept (z only). `progress(n)` is called after each batch."""
-    from gan_zoo.distances import PixelDistance
+    from gan_zoo.latent.distances import PixelDistance
 
     check_space(generator, space)
     distance = distance or PixelDistance()

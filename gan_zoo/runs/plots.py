@@ -8,9 +8,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed (Colab, servers)
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gan_zoo.summary import records  # noqa: E402
-
-METRICS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
+from gan_zoo.metrics.registry import METRICS  # noqa: E402
+from gan_zoo.runs.summary import records  # noqa: E402
 
 
 def plot_metrics(run_dir: str | Path, out: str | Path | None = None) -> Path | None:
@@ -25,7 +24,8 @@ def plot_metrics(run_dir: str | Path, out: str | Path | None = None) -> Path | N
     for ax, name in zip(axes, names):
         points = [(r["kimg"], r["metrics"][name]) for r in evaluations if name in r["metrics"]]
         ax.plot(*zip(*points), marker="o", markersize=3)
-        ax.set(title=f"{name} ({extractor})", xlabel="kimg")
+        better = "lower" if METRICS[name].lower_is_better else "higher"
+        ax.set(title=f"{METRICS[name].label} ({extractor}, {better} is better)", xlabel="kimg")
         ax.grid(alpha=0.3)
     return _save(fig, out or run_dir / "plots" / "metrics.png")
 

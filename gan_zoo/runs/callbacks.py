@@ -10,7 +10,7 @@ from PIL import Image
 from torchvision.transforms.functional import to_pil_image
 from torchvision.utils import make_grid, save_image
 
-from gan_zoo.plots import plot_losses, plot_metrics
+from gan_zoo.runs.plots import plot_losses, plot_metrics
 
 
 def log_images(trainer: L.Trainer, key: str, images: list[Image.Image], caption: str) -> None:

@@ -16,20 +16,21 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torchvision.utils import make_grid, save_image
 
-from gan_zoo import api, cli
-from gan_zoo.checkpoints import epochs_of
-from gan_zoo.cli import CONFIG_DIR, report_user_error
-from gan_zoo.config_checks import check_required
+from gan_zoo import api
+from gan_zoo.commands import cli
+from gan_zoo.commands.cli import CONFIG_DIR, report_user_error
+from gan_zoo.commands.config_checks import check_required
 from gan_zoo.errors import UserError
 from gan_zoo.files import write_text
 from gan_zoo.metrics.memorization import copying_statistics
+from gan_zoo.runs.checkpoints import epochs_of
 
 
 def evaluate(cfg: DictConfig) -> dict:
     check_required(cfg)
     if cfg.memorization_space not in ("run", "pixels"):
         raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or pixels")
-    device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = cli.pick_device(cfg.device)
     loaded = api.load_generator(ckpt=cfg.ckpt, device=device)
     checkpoint, generator = loaded.checkpoint, loaded.generator
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
