@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from gan_zoo.commands.cli import CONFIG_DIR
-from gan_zoo.latent.projection import project
+from gan_zoo.latent.projection import Projector
 from gan_zoo.latent.spaces import render
 
 PRESETS = {"dcgan": ("compare/dcgan", "z"), "stylegan": ("compare/stylegan", "w"),
@@ -68,7 +68,7 @@ def main():
             targets = render(generator, z, "z")
         base = None
         for batch in args.batch_sizes:
-            t = seconds(lambda: project(generator, targets[:batch], space, steps=args.steps, batch_size=batch),
+            t = seconds(lambda: Projector(space, steps=args.steps, batch_size=batch)(generator, targets[:batch]),
                         args.rounds) * 1000 / args.steps
             rate = batch / t
             base = base or rate

@@ -6,8 +6,10 @@ a notebook without Hydra.
     images = api.generate_images(loaded.generator, 16)                  # [16, C, H, W] in [-1, 1]
     paintings, files = api.read_images("~/paintings", 64, 3)           # the training loader's checks
     features = api.extract_features(api.run_extractor(loaded.run), paintings)
-    projected = api.project_folder(loaded, "~/paintings/early", space="z", out="proj/early")  # latents.pt ...
-    result = api.morph(loaded, start="proj/early", end="proj/late", middle="~/paintings/middle", out="morph")
+    projector = Projector(space="z", steps=1000)                        # gan_zoo.latent.projection
+    projected = api.project_folder(loaded, "~/paintings/early", projector, out="proj/early")  # latents.pt ...
+    result = api.morph(loaded, start="proj/early", end="proj/late", out="morph", projector=projector,
+                       middle="~/paintings/middle")
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,31 +139,22 @@ def image_shape(generator: nn.Module) -> tuple[int, int]:
     return generator.resolution, generator.channels
 
 
-def project_folder(loaded: LoadedGenerator, images: str, out: str | None = None, space: str = "z",
-                   distance: nn.Module | None = None, steps: int = 1000, lr: float | None = None,
-                   batch_size: int = 16, seed: int = 0, rows: int = 16, progress: bool = True,
-                   noise_weight: float = 1e5):
-    """Project every readable image of a folder (or one file) into the generator's latent space; with `out`,
-    write latents.pt, projection.png and projection.csv there. Returns (Projection, files)."""
+def project_folder(loaded: LoadedGenerator, images: str, projector, out: str | None = None, rows: int = 16,
+                   progress: bool = True):
+    """Project every readable image of a folder (or one file) with a `Projector`; with `out`, write latents.pt,
+    projection.png and projection.csv there. Returns (Projection, files)."""
     from gan_zoo.latent.spaces import check_space
 
-    check_space(loaded.generator, space)  # before any reading or work
+    check_space(loaded.generator, projector.space)  # before any reading or work
     targets, files = read_images(images, *image_shape(loaded.generator))
-    result = project_images(loaded, targets, files, out, space, distance, steps, lr, batch_size, seed, rows, progress,
-                            noise_weight)
-    return result, files
+    return project_images(loaded, targets, files, projector, out, rows, progress), files
 
 
-def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, out: str | None = None,
-                   space: str = "z", distance: nn.Module | None = None, steps: int = 1000, lr: float | None = None,
-                   batch_size: int = 16, seed: int = 0, rows: int = 16, progress: bool = True,
-                   noise_weight: float = 1e5):
+def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, projector, out: str | None = None,
+                   rows: int = 16, progress: bool = True):
     """project_folder for images already read ([N, C, R, R] in [-1, 1], and the files they came from)."""
-    from gan_zoo.latent.projection import project
-
-    bar = _progress_bar(len(targets), f"projecting into {space}") if progress else None
-    result = project(loaded.generator, targets, space, distance, steps, lr, batch_size, seed, noise_weight,
-                     progress=bar.update if bar else None)
+    bar = _progress_bar(len(targets), f"projecting into {projector.space}") if progress else None
+    result = projector(loaded.generator, targets, progress=bar.update if bar else None)
     if bar:
         bar.close()
     if out is not None:
@@ -177,7 +170,7 @@ def _progress_bar(total: int, description: str):
     return tqdm(total=total, desc=description, unit="img", dynamic_ncols=True)
 
 
-def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, space: str, distance, **options):
+def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, projector):
     """(latents, images, files) of a set given as a folder of images (projected now, written to `out`) or as a
     latents.pt of an earlier projection (its images read back from the files it lists)."""
     from gan_zoo.latent.spaces import load_latents
@@ -185,27 +178,31 @@ def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, spa
     path = Path(source).expanduser()
     if path.is_file() and path.suffix == ".pt":
         record = load_latents(path, loaded.generator)
-        if record["space"] != space:
-            raise UserError(f"{key}='{path}' holds latents in {record['space']}, not {space}: set space={record['space']}")
+        if record["space"] != projector.space:
+            raise UserError(f"{key}='{path}' holds latents in {record['space']}, not {projector.space}: set "
+                            f"space={record['space']}")
         resolution, channels = image_shape(loaded.generator)
         images = [read_images(f, resolution, channels, key=f"{key} (listed in {path.name})")[0] for f in record["files"]]
         if not images:
             raise UserError(f"{key}='{path}' lists no image files: project a folder with gan-zoo-project")
         return record["latents"], torch.cat(images), record["files"]
     targets, files = read_images(source, *image_shape(loaded.generator), key=key)
-    result = project_images(loaded, targets, files, out, space, distance, **options)
+    result = project_images(loaded, targets, files, projector, out)
     return result.latents, targets, [str(f) for f in files]
 
 
-def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str | None = None, space: str = "z",
-          distance=None, pairing: str = "nearest", steps=(0.0, 0.25, 0.5, 0.75, 1.0), method: str = "slerp",
-          features: str = "run", media_pairs: int = 32, gif_frames: int = 24, projection: dict | None = None):
+def morph(loaded: LoadedGenerator, start: str, end: str, out: str, projector=None, middle: str | None = None,
+          pairing: str = "nearest", steps=(0.0, 0.25, 0.5, 0.75, 1.0), method: str = "slerp", features: str = "run",
+          media_pairs: int = 32, gif_frames: int = 24):
     """Project a start and an end set (or reuse their latents.pt), pair them, generate the sets between them at
     each t of `steps`, write them (folders per t, strips, GIFs) and their distances to the real sets."""
     from gan_zoo.latent.morph_files import write_morph
     from gan_zoo.latent.morphing import intermediates, pair
+    from gan_zoo.latent.projection import Projector
     from gan_zoo.latent.spaces import check_space
 
+    projector = projector or Projector()
+    space = projector.space
     check_space(loaded.generator, space)
     ts = [float(t) for t in steps]
     if not ts or any(not 0 <= t <= 1 for t in ts):
@@ -216,9 +213,8 @@ def morph(loaded: LoadedGenerator, start: str, end: str, out: str, middle: str |
     resolution, channels = image_shape(loaded.generator)
     middle_images = read_images(middle, resolution, channels, key="middle")[0] if middle else None
     out = Path(out).expanduser()
-    options = projection or {}
-    a, start_images, start_files = projected_set(loaded, start, "start", out / "start", space, distance, **options)
-    b, end_images, end_files = projected_set(loaded, end, "end", out / "end", space, distance, **options)
+    a, start_images, start_files = projected_set(loaded, start, "start", out / "start", projector)
+    b, end_images, end_files = projected_set(loaded, end, "end", out / "end", projector)
     pairs = pair(pairing, a, b, start_files, end_files)
     images = intermediates(loaded.generator, a, b, pairs, ts, space, method)
     frames = intermediates(loaded.generator, a, b, type(pairs)(pairs.start[:media_pairs], pairs.end[:media_pairs]),

@@ -277,7 +277,7 @@ def test_a_torchscript_feature_network_projects(world, tmp_path, monkeypatch, ca
     GlobalHydra.instance().clear()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["gan-zoo-project", f"ckpt={world['ckpt']}", f"images={world['images']}",
-                                      "out=proj", "steps=3", "distance=features", f"distance.network={tmp_path / 'net.pt'}"])
+                                      "out=proj", "projection.steps=3", "distance=features", f"distance.network={tmp_path / 'net.pt'}"])
     project.main()
     assert "features:net.pt" in capsys.readouterr().err
     assert (tmp_path / "proj" / "latents.pt").is_file()
@@ -340,3 +340,11 @@ def test_train_range_checks_augment_and_warns_of_unread_additions(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     warned = [line for line in (result.stdout + result.stderr).splitlines() if "nothing gan_zoo builds reads" in line]
     assert len(warned) == 1 and "+foo.bar=1" in warned[0]  # the regularizer is read: no warning
+
+
+@pytest.mark.parametrize("main, args, words", [
+    (project.main, ["ckpt=x", "images=a", "out=c", "steps=5"], "'steps' is now 'projection.steps': projection.steps=5"),
+    (project.main, ["ckpt=x", "images=a", "out=c", "batch_size=4"], "'batch_size' is now 'projection.batch_size'"),
+])
+def test_a_setting_that_moved_says_where(monkeypatch, capsys, main, args, words):
+    assert words in _command(main, args, monkeypatch, capsys)

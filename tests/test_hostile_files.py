@@ -106,10 +106,10 @@ def _places(world, tmp_path):
     images, out = world["images"], tmp_path / "out"
     return {  # place -> (node of the stored config, command main, arguments ({ckpt} = the hostile file))
         "generate": ("model.generator", generate.main, ["ckpt={ckpt}", f"out={out}.png"]),
-        "project": ("model.generator", project.main, ["ckpt={ckpt}", f"images={images}", f"out={out}", "steps=1"]),
+        "project": ("model.generator", project.main, ["ckpt={ckpt}", f"images={images}", f"out={out}", "projection.steps=1"]),
         "morph": ("model.generator", morph.main, ["ckpt={ckpt}", f"start={images}", f"end={images}", f"out={out}"]),
         "morph features": ("metrics.evaluate.evaluator.extractor", morph.main,
-                           ["ckpt={ckpt}", f"start={images}", f"end={images}", f"out={out}", "steps_projection=1"]),
+                           ["ckpt={ckpt}", f"start={images}", f"end={images}", f"out={out}", "projection.steps=1"]),
         "eval": ("model.generator", evaluate.main, ["ckpt={ckpt}", f"out={out}.json"]),
         "eval data": ("data", evaluate.main, ["ckpt={ckpt}", f"out={out}.json"]),
         "eval evaluator": ("metrics.evaluate.evaluator", evaluate.main, ["ckpt={ckpt}", f"out={out}.json"]),

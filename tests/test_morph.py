@@ -47,7 +47,7 @@ def test_morph_from_trousers_to_bags_against_dresses(run, tmp_path):
     ckpt, sets = run
     out = tmp_path / "morph"
     result = run_cli([f"ckpt={ckpt}", f"start={sets['trouser']}", f"end={sets['bag']}", f"middle={sets['dress']}",
-                      f"out={out}", "steps_projection=150", "steps=[0,0.5,1]", "media_pairs=3", "gif_frames=6"],
+                      f"out={out}", "projection.steps=150", "steps=[0,0.5,1]", "media_pairs=3", "gif_frames=6"],
                      cwd=tmp_path, module="gan_zoo.commands.morph")
     assert result.returncode == 0, result.stderr[-3000:]
     for t in ("0.00", "0.50", "1.00"):
@@ -115,7 +115,7 @@ def test_generate_writes_a_folder_of_pngs_and_an_animated_gif(run, tmp_path):
 
 def test_generate_interpolates_between_projected_images(run, tmp_path):
     ckpt, sets = run
-    proj = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "steps=5"], cwd=tmp_path,
+    proj = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "projection.steps=5"], cwd=tmp_path,
                    module="gan_zoo.commands.project")
     assert proj.returncode == 0, proj.stderr[-2000:]
     result = run_cli([f"ckpt={ckpt}", "interpolate=true", f"latents={tmp_path / 'p' / 'latents.pt'}", "steps=4",
@@ -160,7 +160,7 @@ def test_bad_inputs_of_the_latent_toolkit(run, tmp_path):
     for command, name, args, words in [
         (project.run, "project", [f"ckpt={ckpt}", f"images={tmp_path / 'missing'}"], "no such folder"),
         (project.run, "project", [f"ckpt={no_generator}", f"images={sets['bag']}"], "holds no generator"),
-        (project.run, "project", [f"ckpt={ckpt}", f"images={sets['bag']}", "steps=0"], "steps=0"),
+        (project.run, "project", [f"ckpt={ckpt}", f"images={sets['bag']}", "projection.steps=0"], "projection.steps=0"),
         (morph.run, "morph", [f"ckpt={ckpt}", f"start={sets['bag']}", f"end={sets['dress']}", "pairing=nope"],
          "pairing='nope'"),
         (morph.run, "morph", [f"ckpt={ckpt}", f"start={sets['bag']}", f"end={sets['dress']}", "steps=[0,2]"],

@@ -8,7 +8,7 @@ from PIL import Image
 from gan_zoo.api import load_generator
 from gan_zoo.commands.train import train
 from gan_zoo.data.export_embedded import export_embedded
-from gan_zoo.latent.projection import project
+from gan_zoo.latent.projection import Projector
 from gan_zoo.latent.spaces import identity, load_latents, render
 from tests.helpers import BASE, TINY, compose_config, run_cli
 from tests.test_pretrained import _their_checkpoint
@@ -56,7 +56,7 @@ def _own_images(generator, n: int, seed: int) -> torch.Tensor:
 def test_projection_of_generated_images_recovers_them(checkpoints, name, space):
     generator = _generator(checkpoints, name)
     targets = _own_images(generator, 6, 123)
-    result = project(generator, targets, space, steps=150, batch_size=3)  # two batches
+    result = Projector(space, steps=150, batch_size=3)(generator, targets)  # two batches
     assert result.latents.shape[0] == 6 and result.reconstructions.shape == targets.shape
     assert result.distances.mean() < result.start_distances.mean() / 3, (result.start_distances, result.distances)
     if space == "z":  # on the prior's shell
@@ -66,8 +66,8 @@ def test_projection_of_generated_images_recovers_them(checkpoints, name, space):
 def test_w_plus_reconstructs_at_least_as_well_as_w(checkpoints):
     generator = _generator(checkpoints, "stylegan")
     targets = _own_images(generator, 6, 7)
-    w = project(generator, targets, "w", steps=200, batch_size=6)
-    w_plus = project(generator, targets, "w_plus", steps=200, batch_size=6)
+    w = Projector("w", steps=200, batch_size=6)(generator, targets)
+    w_plus = Projector("w_plus", steps=200, batch_size=6)(generator, targets)
     assert w_plus.latents.shape[1:] == (generator.num_ws, w.latents.shape[1])
     assert w_plus.distances.mean() <= w.distances.mean() * 1.05
     assert len(w_plus.noise) == len(generator.convs)  # the optimised noise maps come back
@@ -77,8 +77,8 @@ def test_batching_gives_each_image_its_own_latent(checkpoints):
     """The same image projected alone and inside a batch of others ends at the same kind of result."""
     generator = _generator(checkpoints, "stylegan")
     targets = _own_images(generator, 4, 3)
-    batched = project(generator, targets, "w", steps=100, batch_size=4)
-    alone = project(generator, targets[:1], "w", steps=100, batch_size=1)
+    batched = Projector("w", steps=100, batch_size=4)(generator, targets)
+    alone = Projector("w", steps=100, batch_size=1)(generator, targets[:1])
     assert batched.distances[0] == pytest.approx(alone.distances[0].item(), rel=0.3, abs=1e-3)
 
 
@@ -90,8 +90,8 @@ def held_out(tmp_path_factory):
 
 def test_gan_zoo_project_writes_latents_grid_and_csv(checkpoints, held_out, tmp_path):
     out = tmp_path / "proj"
-    result = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "steps=40",
-                      "batch_size=5"], cwd=tmp_path, module="gan_zoo.commands.project")
+    result = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "projection.steps=40",
+                      "projection.batch_size=5"], cwd=tmp_path, module="gan_zoo.commands.project")
     assert result.returncode == 0, result.stderr[-2000:]
     record = load_latents(out / "latents.pt", _generator(checkpoints, "dcgan"))  # weights_only, the same generator
     assert record["space"] == "z" and record["latents"].shape == (12, 16) and len(record["files"]) == 12
@@ -99,7 +99,7 @@ def test_gan_zoo_project_writes_latents_grid_and_csv(checkpoints, held_out, tmp_
     assert len(rows) == 12 and all(float(r["distance"]) <= float(r["start_distance"]) for r in rows)
     assert all(float(r["psnr_db"]) > 0 for r in rows)
     assert Image.open(out / "projection.png").size[0] == 2 + 8 * 18  # 4 pairs a line, 16px images
-    again = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "steps=1"],
+    again = run_cli([f"ckpt={checkpoints['dcgan']}", f"images={held_out['trouser']}", f"out={out}", "projection.steps=1"],
                     cwd=tmp_path, module="gan_zoo.commands.project")
     assert again.returncode == 2 and "overwrite=true" in again.stderr  # an earlier projection is kept
     assert load_latents(out / "latents.pt")["latents"].equal(record["latents"])
@@ -121,6 +121,6 @@ def test_morph_with_the_imported_pgan_uses_the_pixels(checkpoints, held_out, tmp
         api.morph(loaded, out=str(tmp_path / "m"), **folders)
     assert not (tmp_path / "m").exists()
     summary = api.morph(loaded, out=str(tmp_path / "m"), features="pixels", steps=[0, 1], media_pairs=1, gif_frames=3,
-                        projection={"steps": 5, "progress": False}, **folders)
+                        projector=Projector(steps=5), **folders)
     assert summary["features"] == "pixels" and len(summary["pairs"]) == 12
     assert sorted(p.name for p in (tmp_path / "m").glob("t_*")) == ["t_0.00", "t_1.00"]

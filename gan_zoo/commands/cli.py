@@ -59,6 +59,8 @@ def hydra_error_message(error: Exception) -> str | None:
         found = re.search(r"Could not override '([^']+)'.*use \+(\S+)", text, re.S)
         if found:
             key, override = found.groups()
+            if key in RENAMED:
+                return f"'{key}' is now '{RENAMED[key]}': {override.replace(key, RENAMED[key], 1)}"
             return (f"unknown setting '{key}' ({override}): check its spelling (`--cfg job` prints every setting), "
                     f"or add a new key with +{override}")
         cause = f" ({error.__cause__})" if error.__cause__ else ""
@@ -73,6 +75,9 @@ def hydra_error_message(error: Exception) -> str | None:
     return None
 
 
+# settings that moved: an unknown one of these names says where it went (project and morph: the projection section)
+RENAMED = {"steps_projection": "projection.steps", "noise_weight": "projection.noise_weight", "lr": "projection.lr",
+           "steps": "projection.steps", "batch_size": "projection.batch_size", "seed": "projection.seed"}
 _LAUNCHER_PLUGINS = {"joblib": "joblib", "local": "joblib", "submitit_local": "submitit", "submitit_slurm": "submitit",
                      "slurm": "submitit"}
 

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_zoo.api import load_generator, morph, run_folders
 from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
+from gan_zoo.latent.projection import Projector
 from gan_zoo.latent.spaces import check_space
 
 
@@ -19,13 +20,12 @@ def run(cfg: DictConfig) -> dict:
     loaded = load_generator(cfg.ckpt, cfg.pretrained, cli.pick_device(cfg.device))
     out = cli.check_output(cfg.out, cfg.overwrite, "morph.json", own=run_folders(loaded))
     check_space(loaded.generator, cfg.space)
-    distance = instantiate(cfg.distance)  # lpips without its weights fails here, before any work
-    projection = {key: cfg[key] for key in ("steps_projection", "lr", "batch_size", "seed", "noise_weight")}
-    projection["steps"] = projection.pop("steps_projection")
+    # lpips without its weights fails here, before any work
+    projector = Projector(space=cfg.space, distance=instantiate(cfg.distance), **cfg.projection)
     if cfg.media_pairs < 0:
         raise UserError(f"media_pairs={cfg.media_pairs}: must be >= 0")
-    summary = morph(loaded, cfg.start, cfg.end, out, cfg.middle, cfg.space, distance, cfg.pairing, steps, cfg.method,
-                    cfg.features, cfg.media_pairs, cfg.gif_frames, projection)
+    summary = morph(loaded, cfg.start, cfg.end, out, projector, cfg.middle, cfg.pairing, steps, cfg.method,
+                    cfg.features, cfg.media_pairs, cfg.gif_frames)
     reference = "middle" if cfg.middle else "start"
     fids = ", ".join(f"t={r['t']:g}: {r['fid']:.3g}" for r in summary["distances"]
                      if r["set"] == "generated" and r["reference"] == reference)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_zoo.errors import UserError
 from gan_zoo.latent.spaces import check_space, render
 
 
@@ -112,33 +113,50 @@ def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_w
     return latent.detach(), final, start, images, noise
 
 
-def project(generator: nn.Module, targets: torch.Tensor, space: str = "z", distance: nn.Module | None = None,
-            steps: int = 1000, lr: float | None = None, batch_size: int = 16, seed: int = 0,
-            noise_weight: float = 1e5, starts: int = 32, progress: Callable[[int], None] | None = None) -> Projection:
-    """Latents in `space` for target images [N, C, R, R] in [-1, 1] (the generator's resolution and channels).
-    lr None = 0.1 (StyleGAN2's projector) in w/w_plus, 0.05 in z; `starts`: random z tried per image, the best
-    kept (z only). `progress(n)` is called after each batch."""
-    from gan_zoo.latent.distances import PixelDistance
+@dataclass
+class Projector:
+    """Settings at construction, images at the call: `Projector(space="w", steps=500)(generator, images)`.
+    Built from the `projection:` section that gan-zoo-project and gan-zoo-morph share."""
 
-    check_space(generator, space)
-    distance = distance or PixelDistance()
-    lr = lr if lr is not None else (0.05 if space == "z" else 0.1)
-    device = next(generator.parameters()).device
-    generator.eval().requires_grad_(False)
-    distance.to(device)
-    w_stats = _w_statistics(generator, seed=seed) if space != "z" else None  # once, not per batch
-    parts = []
-    for i, batch in enumerate(targets.split(batch_size)):
-        parts.append(_project_batch(generator, batch.to(device), space, distance, steps, lr, seed + i, noise_weight,
-                                    starts, w_stats))
-        if progress:
-            progress(len(batch))
-    latents, final, start, images, noise = zip(*parts)
-    return Projection(
-        latents=torch.cat(latents).cpu(),
-        space=space,
-        distances=torch.cat(final).cpu(),
-        start_distances=torch.cat(start).cpu(),
-        reconstructions=torch.cat(images).float().cpu(),
-        noise=None if noise[0] is None else [torch.cat(maps).cpu() for maps in zip(*noise)],
-    )
+    space: str = "z"  # z, w or w_plus (StyleGAN-style)
+    distance: nn.Module | None = None  # gan_zoo.latent.distances; None = pixels
+    steps: int = 1000  # optimisation steps per batch
+    lr: float | None = None  # None = 0.1 in w / w_plus (StyleGAN2's projector), 0.05 in z
+    batch_size: int = 16  # images optimised at once (each latent its own gradient)
+    seed: int = 0  # starting latents in z, the noise maps in w / w_plus
+    noise_weight: float = 1e5  # StyleGAN: the noise maps' autocorrelation regularisation
+    starts: int = 32  # z: random starts tried per image, the best kept
+
+    def __post_init__(self):
+        from gan_zoo.latent.distances import PixelDistance
+
+        self.distance = self.distance or PixelDistance()
+        for key, low in (("steps", 1), ("batch_size", 1), ("starts", 1)):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
+                raise UserError(f"projection.{key}={getattr(self, key)!r}: must be an integer >= {low}")
+
+    def __call__(self, generator: nn.Module, targets: torch.Tensor,
+                 progress: Callable[[int], None] | None = None) -> Projection:
+        """Latents for target images [N, C, R, R] in [-1, 1] (the generator's resolution and channels);
+        `progress(n)` is called after each batch."""
+        check_space(generator, self.space)
+        lr = self.lr if self.lr is not None else (0.05 if self.space == "z" else 0.1)
+        device = next(generator.parameters()).device
+        generator.eval().requires_grad_(False)
+        self.distance.to(device)
+        w_stats = _w_statistics(generator, seed=self.seed) if self.space != "z" else None  # once, not per batch
+        parts = []
+        for i, batch in enumerate(targets.split(self.batch_size)):
+            parts.append(_project_batch(generator, batch.to(device), self.space, self.distance, self.steps, lr,
+                                        self.seed + i, self.noise_weight, self.starts, w_stats))
+            if progress:
+                progress(len(batch))
+        latents, final, start, images, noise = zip(*parts)
+        return Projection(
+            latents=torch.cat(latents).cpu(),
+            space=self.space,
+            distances=torch.cat(final).cpu(),
+            start_distances=torch.cat(start).cpu(),
+            reconstructions=torch.cat(images).float().cpu(),
+            noise=None if noise[0] is None else [torch.cat(maps).cpu() for maps in zip(*noise)],
+        )
