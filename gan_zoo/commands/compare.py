@@ -13,7 +13,6 @@ import json
 import math
 import statistics
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,8 +22,7 @@ from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
 from gan_zoo.metrics.registry import METRICS
 from gan_zoo.runs.checkpoints import load_checkpoint
-from gan_zoo.runs.lock import is_held
-from gan_zoo.runs.summary import records
+from gan_zoo.runs.run import Run
 
 PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split", "prdc_k")
 TABLE_METRICS = ("kid", "is", "precision", "recall")  # columns beside FID (names, labels, digits: metrics.registry)
@@ -32,67 +30,20 @@ NOT_A_VARIANT = ("seed", "paths.", "ckpt", "name", "hydra.")  # override keys th
 
 
 
-@dataclass
-class Run:
-    folder: Path
-    overrides: dict  # key -> value, from .hydra/overrides.yaml
-    records: list = field(default_factory=list)  # metrics.jsonl
-    checkpoint: Path | None = None  # last.ckpt
-    status: str = "done"  # done, running, stopped early, no metrics
-
-    @property
-    def variant(self) -> dict:
-        return {k: v for k, v in self.overrides.items() if not k.startswith(NOT_A_VARIANT)}
-
-
-def _checkpoint_folder(run_dir: Path) -> Path | None:
-    """The run's checkpoint folder, from its composed config (paths.checkpoints mirrors paths.experiments)."""
-    config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    experiments = Path(str(OmegaConf.select(config, "paths.experiments", default="experiments"))).expanduser()
-    checkpoints = Path(str(OmegaConf.select(config, "paths.checkpoints", default="checkpoints"))).expanduser()
-    run_dir = run_dir.resolve()
-    # relative paths were relative to the folder the run was launched in: the ancestor A with A/experiments above us
-    for launch in ([Path("/")] if experiments.is_absolute() else run_dir.parents):
-        try:
-            inside = run_dir.relative_to((launch / experiments).resolve())
-        except ValueError:
-            continue
-        return (checkpoints if checkpoints.is_absolute() else launch / checkpoints) / inside
-    return None
+def variant(run: Run) -> dict:
+    """What makes a run's variant: its command line without the keys that do not (seed, paths, ...)."""
+    return {k: v for k, v in run.overrides.items() if not k.startswith(NOT_A_VARIANT)}
 
 
 def read_run(run_dir: Path) -> Run:
+    """The run in `run_dir`, with everything compare needs read now: a damaged folder is one line."""
+    run = Run(run_dir)
     try:
-        return _read_run(run_dir)
-    except Exception as e:  # YAML or records that are damaged or not a run's: a folder of others, one line
+        run.overrides, run.records, run.status  # noqa: B018 (read now, not while the table is written)
+    except Exception as e:  # YAML or records that are damaged or not a run's: a folder of others
         raise UserError(f"'{run_dir}' is not a readable gan_zoo run folder ({type(e).__name__}: "
                         f"{str(e).splitlines()[0][:120] if str(e) else ''}): remove it from the folders given") from e
-
-
-def _read_run(run_dir: Path) -> Run:
-    overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
-    run = Run(run_dir, dict(str(o).lstrip("+~").split("=", 1) for o in overrides if "=" in str(o)))
-    run.records = records(run_dir)
-    ckpt_dir = _checkpoint_folder(run_dir)
-    last = ckpt_dir / "last.ckpt" if ckpt_dir else None
-    run.checkpoint = last if last is not None and last.is_file() else None
-    if ckpt_dir is not None and is_held(ckpt_dir):
-        run.status = "running"
-    elif not run.records:
-        run.status = "no metrics"
-    elif run.checkpoint is None or not _finished(run):
-        run.status = "stopped early"
     return run
-
-
-def _finished(run: Run) -> bool:
-    config = OmegaConf.load(run.folder / ".hydra" / "config.yaml")
-    max_kimg = OmegaConf.select(config, "trainer.max_kimg", default=None)
-    last = run.records[-1]
-    if max_kimg:
-        return last["kimg"] >= max_kimg
-    max_epochs = OmegaConf.select(config, "trainer.max_epochs", default=-1)
-    return max_epochs == -1 or last["epoch"] + 1 >= max_epochs
 
 
 def find_runs(paths: list[str]) -> list[Path]:
@@ -173,11 +124,11 @@ def variant_label(variant: dict, differing: set) -> str:
 def summarize(runs: list[Run]) -> list[dict]:
     """One row per variant over its finished runs, sorted by FID at the budget."""
     done = [r for r in runs if r.status == "done"]
-    keys = {k for r in runs for k in r.variant}
-    differing = {k for k in keys if len({r.variant.get(k) for r in runs}) > 1}  # labels as in the whole sweep
+    keys = {k for r in runs for k in variant(r)}
+    differing = {k for k in keys if len({variant(r).get(k) for r in runs}) > 1}  # labels as in the whole sweep
     variants = {}
     for run in done:
-        variants.setdefault(variant_label(run.variant, differing), []).append(run)
+        variants.setdefault(variant_label(variant(run), differing), []).append(run)
     rows = []
     for label, group in variants.items():
         final = [r.records[-1]["metrics"] for r in group]

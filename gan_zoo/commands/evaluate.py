@@ -23,7 +23,7 @@ from gan_zoo.commands.config_checks import check_required
 from gan_zoo.errors import UserError
 from gan_zoo.files import write_text
 from gan_zoo.metrics.memorization import copying_statistics
-from gan_zoo.runs.checkpoints import epochs_of
+from gan_zoo.runs.checkpoints import epochs_of, kimg_of
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -49,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict:
     return {
         "checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
         "epoch": epochs_of(checkpoint)[0],
-        "kimg": int(checkpoint["state_dict"]["images_seen"]) / 1000,
+        "kimg": kimg_of(checkpoint),
         "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
         "protocol": evaluator.protocol(len(real)),
     }

@@ -22,6 +22,7 @@ from gan_zoo.runs.checkpoints import (
     AtomicCheckpointIO,
     architecture_differences,
     epochs_of,
+    kimg_of,
     load_checkpoint,
     remove_stale_temporaries,
     run_config,
@@ -31,7 +32,7 @@ from gan_zoo.runs.folders import discard_launch_dir, resolve_run
 from gan_zoo.runs.lock import RunLock
 from gan_zoo.runs.loggers import finish as finish_loggers
 from gan_zoo.runs.resume import KimgBudget, RNGState, SafeStop, StopTraining
-from gan_zoo.runs.summary import best_fid, continue_command, run_summary
+from gan_zoo.runs.run import best_fid, continue_command, is_finished, run_summary
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +91,14 @@ def _build(cfg: DictConfig, paths):
                 f"'{paths.ckpt_path}' was trained with other networks than this config builds: "
                 + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)"
             )
-        completed, max_epochs = epochs_of(checkpoint)[1], cfg.trainer.max_epochs
-        if max_epochs != -1 and completed >= max_epochs:
-            raise UserError(f"the run of '{paths.ckpt_path}' is finished: it trained {completed} epochs and "
-                            f"trainer.max_epochs={max_epochs}; raise it to continue (e.g. trainer.max_epochs={2 * completed})")
-        kimg, max_kimg = int(checkpoint["state_dict"]["images_seen"]) / 1000, cfg.trainer.get("max_kimg")
-        if max_kimg and kimg >= max_kimg:
+        completed, kimg = epochs_of(checkpoint)[1], kimg_of(checkpoint)
+        max_epochs, max_kimg = cfg.trainer.max_epochs, cfg.trainer.get("max_kimg")
+        if is_finished(completed, kimg, max_epochs, max_kimg):
             raise UserError(f"the run of '{paths.ckpt_path}' is finished: it has seen {kimg:g} kimg and "
-                            f"trainer.max_kimg={max_kimg}; raise it to continue (e.g. trainer.max_kimg={2 * max_kimg:g})")
+                            f"trainer.max_kimg={max_kimg}; raise it to continue (e.g. trainer.max_kimg={2 * max_kimg:g})"
+                            if max_kimg else
+                            f"the run of '{paths.ckpt_path}' is finished: it trained {completed} epochs and "
+                            f"trainer.max_epochs={max_epochs}; raise it to continue (e.g. trainer.max_epochs={2 * completed})")
         log.info(f"resuming from {paths.ckpt_path}")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 

@@ -87,6 +87,11 @@ def epochs_of(checkpoint: dict) -> tuple[int, int]:
     return progress["started"] - 1, progress["completed"]
 
 
+def kimg_of(checkpoint: dict) -> float:
+    """Thousands of images the run had seen when the checkpoint was saved."""
+    return int(checkpoint["state_dict"]["images_seen"]) / 1000
+
+
 def ema_generator(checkpoint: dict, path: str | Path) -> torch.nn.Module:
     """The EMA generator of a gan_zoo checkpoint, built from the config stored in it (through the allowed classes
     of `gan_zoo.trusted`: the file never chooses code), in eval mode."""

@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # files only: no display needed (Colab, servers)
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gan_zoo.metrics.registry import METRICS  # noqa: E402
-from gan_zoo.runs.summary import records  # noqa: E402
+from gan_zoo.runs.run import records  # noqa: E402
 
 
 def plot_metrics(run_dir: str | Path, out: str | Path | None = None) -> Path | None:

@@ -1,0 +1,144 @@
+"""A run, the one owner of its facts: its folders (`experiments/<name>/<run>`, `checkpoints/<name>/<run>`), its
+evaluations (metrics.jsonl), its last checkpoint, how far it got, whether it is finished or still going, what it
+says when it ends and the command that continues it."""
+import json
+import logging
+import shlex
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from gan_zoo.runs.lock import is_held
+
+log = logging.getLogger(__name__)
+
+
+def records(run_dir: Path) -> list[dict]:
+    """The evaluations in a run's metrics.jsonl; a line that is cut off (a run killed while writing) or not an
+    evaluation is skipped with one warning."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    good, skipped = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            if isinstance(record, dict) and isinstance(record["metrics"]["fid"], (int, float)):
+                good.append(record)
+                continue
+        except (ValueError, KeyError, TypeError):
+            pass
+        skipped += bool(line.strip())
+    if skipped:
+        log.warning(f"'{path}': skipped {skipped} unreadable line(s) (cut off, or not an evaluation)")
+    return good
+
+
+def best_fid(run_dir: Path) -> float | None:
+    """The run's lowest FID over training (what `gan-zoo-train` returns to Hydra's optimising sweepers)."""
+    fids = [r["metrics"]["fid"] for r in records(run_dir)]
+    return min(fids) if fids else None
+
+
+def is_finished(epochs_done: int, kimg: float, max_epochs: int, max_kimg: float | None) -> bool:
+    """Whether a run has used its budget: kimg where it has one, else epochs (-1 = no limit)."""
+    if max_kimg:
+        return kimg >= max_kimg
+    return max_epochs != -1 and epochs_done >= max_epochs
+
+
+def continue_command(task_overrides: list[str], max_epochs: int, max_kimg: float | None = None) -> str:
+    """The command line that continues this run for as long again (its budget in kimg, or else in epochs)."""
+    kept = [o for o in task_overrides if not o.startswith(("ckpt=", "ckpt_path=", "trainer.max_epochs=",
+                                                           "trainer.max_kimg="))]
+    if max_kimg:
+        more = f"trainer.max_kimg={2 * max_kimg:g}"
+    else:
+        more = f"trainer.max_epochs={2 * max_epochs}" if max_epochs > 0 else None
+    return shlex.join(["gan-zoo-train", *kept, "ckpt=last", *([more] if more else [])])
+
+
+@dataclass
+class Run:
+    """A finished or running run, read back from its folder (its .hydra/ files and metrics.jsonl)."""
+
+    folder: Path
+
+    @cached_property
+    def config(self) -> DictConfig:
+        return OmegaConf.load(self.folder / ".hydra" / "config.yaml")
+
+    @cached_property
+    def overrides(self) -> dict:
+        """key -> value of its command line (.hydra/overrides.yaml)."""
+        given = OmegaConf.load(self.folder / ".hydra" / "overrides.yaml")
+        return dict(str(o).lstrip("+~").split("=", 1) for o in given if "=" in str(o))
+
+    @cached_property
+    def records(self) -> list[dict]:
+        return records(self.folder)
+
+    @cached_property
+    def ckpt_dir(self) -> Path | None:
+        """Its checkpoint folder: paths.checkpoints mirrors paths.experiments; relative paths were relative to
+        the folder the run was launched in (the ancestor A with A/<experiments> above the run folder)."""
+        experiments = Path(str(OmegaConf.select(self.config, "paths.experiments", default="experiments"))).expanduser()
+        checkpoints = Path(str(OmegaConf.select(self.config, "paths.checkpoints", default="checkpoints"))).expanduser()
+        folder = self.folder.resolve()
+        for launch in ([Path("/")] if experiments.is_absolute() else folder.parents):
+            try:
+                inside = folder.relative_to((launch / experiments).resolve())
+            except ValueError:
+                continue
+            return (checkpoints if checkpoints.is_absolute() else launch / checkpoints) / inside
+        return None
+
+    @property
+    def checkpoint(self) -> Path | None:
+        last = self.ckpt_dir / "last.ckpt" if self.ckpt_dir else None
+        return last if last is not None and last.is_file() else None
+
+    @property
+    def finished(self) -> bool:
+        if not self.records:
+            return False
+        last = self.records[-1]
+        max_epochs = OmegaConf.select(self.config, "trainer.max_epochs", default=-1)
+        max_kimg = OmegaConf.select(self.config, "trainer.max_kimg", default=None)
+        return (max_epochs == -1 and not max_kimg) or is_finished(last["epoch"] + 1, last["kimg"], max_epochs, max_kimg)
+
+    @cached_property
+    def status(self) -> str:
+        """done, running (its lock is held), no metrics, or stopped early."""
+        if self.ckpt_dir is not None and is_held(self.ckpt_dir):
+            return "running"
+        if not self.records:
+            return "no metrics"
+        return "done" if self.checkpoint is not None and self.finished else "stopped early"
+
+
+def _fmt(record: dict) -> str:
+    return f"{record['metrics']['fid']:.2f} (epoch {record['epoch']}, {record['kimg']:.1f} kimg)"
+
+
+def run_summary(
+    run_dir: Path,  # the run's folder (metrics.jsonl, samples/, plots/)
+    best_checkpoint: str | None,  # the best-FID checkpoint, if metrics ran
+    epochs: int,  # whole epochs trained so far
+    kimg: float,  # thousands of images seen so far
+    command: str,  # the command that continues the run
+) -> str:
+    """What a run says when it ends: what it achieved, where its files are, how to continue it."""
+    evaluations = records(run_dir)
+    lines = [f"gan-zoo: run finished: {epochs} epochs, {kimg:.1f} kimg"]
+    if evaluations:
+        extractor = evaluations[-1]["protocol"]["extractor"]
+        best = min(evaluations, key=lambda r: r["metrics"]["fid"])
+        lines.append(f"  FID ({extractor}): final {_fmt(evaluations[-1])}, best {_fmt(best)}")
+    if best_checkpoint:
+        lines.append(f"  best checkpoint: {best_checkpoint}")
+    lines.append(f"  run folder: {run_dir}  (samples/: sample grids and real.png, plots/: FID and losses)")
+    lines.append(f"  continue: {command}")
+    return "\n".join(lines)
