@@ -4,6 +4,7 @@
     G = torch.hub.load("<owner>/gan_zoo", "pggan", model_name="celebAHQ-512")      # pytorch_GAN_zoo's weights
     G = torch.hub.load("<owner>/gan_zoo", "pggan", checkpoint="last.ckpt")         # your gan_zoo PGGAN run
     G = torch.hub.load("/path/to/gan_zoo", "generator", source="local", checkpoint="last.ckpt")  # any model
+    G = torch.hub.load("<owner>/gan_zoo", "generator", shared="my_generator")   # a gan-zoo-export folder
     images = G(torch.randn(8, G.latent_dim))                                         # [8, C, H, W] in [-1, 1]
 
 Each returns the generator in eval mode (a gan_zoo checkpoint's EMA generator); files are read with
@@ -12,11 +13,12 @@ weights_only=True, as everywhere in gan_zoo.
 dependencies = ["torch", "torchvision", "hydra", "omegaconf", "lightning"]
 
 
-def generator(checkpoint: str):
-    """The EMA generator of any gan_zoo checkpoint (DCGAN, PGGAN, StyleGAN-style)."""
+def generator(checkpoint: str | None = None, shared: str | None = None):
+    """The EMA generator of any gan_zoo checkpoint (DCGAN, PGGAN, StyleGAN-style), or the generator of a folder that
+    gan-zoo-export wrote (`shared=`: safetensors weights, the class from gan_zoo's allowed table)."""
     from gan_zoo.api import load_generator
 
-    return load_generator(ckpt=checkpoint).generator
+    return load_generator(ckpt=checkpoint, shared=shared).generator
 
 
 def _of_model(checkpoint: str, module: str):

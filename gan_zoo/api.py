@@ -42,10 +42,18 @@ def pretrained_generator(spec: str) -> nn.Module:
     return load_pgan_generator(name)
 
 
-def load_generator(ckpt: str | None = None, pretrained: str | None = None, device: str = "cpu") -> LoadedGenerator:
-    """Exactly one of a gan_zoo checkpoint (`ckpt`) or a pretrained spec (`pretrained`)."""
-    if bool(ckpt) == bool(pretrained):
-        raise UserError("give exactly one of ckpt=<gan_zoo checkpoint> or pretrained=pytorch_gan_zoo:<name>")
+def load_generator(ckpt: str | None = None, pretrained: str | None = None, device: str = "cpu",
+                   shared: str | None = None) -> LoadedGenerator:
+    """Exactly one of a gan_zoo checkpoint (`ckpt`), a pretrained spec (`pretrained`) or a shared-model folder that
+    gan-zoo-export wrote (`shared`)."""
+    if sum(map(bool, (ckpt, pretrained, shared))) != 1:
+        raise UserError("give exactly one of ckpt=<gan_zoo checkpoint>, shared=<folder of gan-zoo-export> or "
+                        "pretrained=pytorch_gan_zoo:<name>")
+    if shared:
+        from gan_zoo.runs.shared_model import load
+
+        generator, _ = load(shared)
+        return LoadedGenerator(generator.to(device), str(Path(shared).expanduser()), None, None)
     if pretrained:
         return LoadedGenerator(pretrained_generator(pretrained).to(device), pretrained, None, None)
     checkpoint = load_checkpoint(ckpt)

@@ -54,7 +54,7 @@ def generate(cfg: DictConfig) -> Path:
     out = Path(cfg.out).expanduser()
     fmt = _format(cfg, out)
     device = cli.pick_device(cfg.device)
-    loaded = load_generator(cfg.ckpt, cfg.pretrained, device)
+    loaded = load_generator(cfg.ckpt, cfg.pretrained, device, shared=cfg.shared)
     generator = loaded.generator
     cli.check_output(out, cfg.overwrite, own=run_folders(loaded))
     if fmt == "folder" and out.is_dir() and any(out.glob("*.png")) and not cfg.overwrite:

@@ -14,10 +14,18 @@ from gan_zoo.runs.plots import plot_losses, plot_metrics
 
 
 def log_images(trainer: L.Trainer, key: str, images: list[Image.Image], caption: str) -> None:
-    """Send PIL images to every wandb logger of the run (PIL: wandb reads float tensors as 0-255, i.e. black)."""
+    """Send PIL images to every wandb and TensorBoard logger of the run (PIL: wandb reads float tensors as 0-255)."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from torchvision.transforms.functional import pil_to_tensor
+
+    # at an epoch's end, the step Lightning logs that epoch's scalars at (so images and curves line up)
+    step = max(trainer.fit_loop.epoch_loop._batches_that_stepped - 1, 0)
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
-            logger.log_image(key, images, step=trainer.global_step, caption=[caption] * len(images))
+            logger.log_image(key, images, step=step, caption=[caption] * len(images))
+        elif isinstance(logger, TensorBoardLogger):
+            for i, image in enumerate(images):
+                logger.experiment.add_image(key if len(images) == 1 else f"{key}/{i}", pil_to_tensor(image), step)
 
 
 class SampleGrid(L.Callback):

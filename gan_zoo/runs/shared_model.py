@@ -106,10 +106,10 @@ def model_card(config: dict) -> str:
                          + " | ".join(f"{metrics[name].get(k, float('nan')):.4g}" for k in metrics["last"]) + " |")
     else:
         lines.append("No evaluation was recorded for this run.")
-    lines += ["", "## Load", "", "```bash", "gan-zoo-generate model=<this folder> num=64 out=samples.png", "```", "",
-              "```python", "from gan_zoo import api", "generator = api.load_generator(model='<this folder>').generator",
+    lines += ["", "## Load", "", "```bash", "gan-zoo-generate shared=<this folder> num=64 out=samples.png", "```", "",
+              "```python", "from gan_zoo import api", "generator = api.load_generator(shared='<this folder>').generator",
               "images = generator(torch.randn(16, generator.latent_dim))  # [16, C, H, W] in [-1, 1]", "",
-              "import torch", "generator = torch.hub.load('<owner>/gan_zoo', 'generator', model='<this folder>')",
+              "import torch", "generator = torch.hub.load('<owner>/gan_zoo', 'generator', shared='<this folder>')",
               "```", "",
               f"The weights are `{WEIGHTS}` (safetensors: tensors only, no code); the class is taken from gan_zoo's "
               "table of allowed generators, never from the file.", ""]
@@ -133,7 +133,7 @@ def load(folder: str | Path) -> tuple[nn.Module, dict]:
     """(the generator in eval mode, its config) of a shared-model folder."""
     folder = Path(folder).expanduser()
     if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
-        raise UserError(f"model='{folder}' is not a shared-model folder (it needs {CONFIG} and {WEIGHTS}): "
+        raise UserError(f"shared='{folder}' is not a shared-model folder (it needs {CONFIG} and {WEIGHTS}): "
                         "make one with gan-zoo-export ckpt=<checkpoint> out=<folder>")
     config = _plain_config(folder / CONFIG)
     build = {"_target_": config["class"], **config["arguments"]}
