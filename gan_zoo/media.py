@@ -11,14 +11,6 @@ from gan_zoo.errors import UserError
 FORMATS = ("png", "folder", "gif", "mp4")
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[..., C, H, W] in [-1, 1] -> uint8 [..., H, W, C] with 3 channels (grayscale repeated)."""
-    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    if x.shape[-3] == 1:
-        x = x.expand(*x.shape[:-3], 3, *x.shape[-2:])
-    return x.movedim(-3, -1).contiguous()
-
-
 def save_grid(images: torch.Tensor, out: Path, nrow: int) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     save_image(make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1)), out)

@@ -253,9 +253,9 @@ def _run(cfg) -> Path:
     runs = [str(r) for r in cfg.runs] if OmegaConf.is_list(cfg.runs) else [str(cfg.runs)]
     out = compare(runs, cfg.out, cfg.samples)
     print((out / "comparison.md").read_text())
-    written = ", ".join(p.name for p in sorted(out.iterdir()) if p.name in
-                        ("comparison.md", "comparison.csv", "fid_vs_kimg.png", "samples.png"))
-    print(f"written to {out}/ ({written})", file=sys.stderr)
+    written = ["comparison.md", "comparison.csv"] + [name for name, made in (
+        ("fid_vs_kimg.png", (out / "fid_vs_kimg.png").is_file()), ("samples.png", cfg.samples)) if made]
+    print(f"written to {out}/ ({', '.join(written)})", file=sys.stderr)
     return out
 
 

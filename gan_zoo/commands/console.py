@@ -1,5 +1,5 @@
 """What a run prints: messages a user cannot act on are dropped here, each with its reason, so that the first
-screen of a run shows the run (tests/test_console.py reads a default run's first 30 lines)."""
+screen of a run shows the run (tests/test_console_and_plots.py reads a default run's first 30 lines)."""
 import logging
 import warnings
 

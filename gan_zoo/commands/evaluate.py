@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -18,7 +17,6 @@ from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api
 from gan_zoo.commands import cli
-from gan_zoo.commands.cli import CONFIG_DIR, report_user_error
 from gan_zoo.commands.config_checks import check_required
 from gan_zoo.errors import UserError
 from gan_zoo.files import write_text
@@ -76,18 +74,16 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
     return numbers
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def _main(cfg: DictConfig) -> None:
-    with report_user_error():
-        result = evaluate(cfg)
-        out = Path(cfg.out) if cfg.out else Path(str(Path(cfg.ckpt).expanduser()) + ".metrics.json")
-        write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")
-        print(json.dumps(result, indent=2))
-        print(f"written to {out}", file=sys.stderr)
+def _run(cfg: DictConfig) -> dict:
+    result = evaluate(cfg)
+    out = Path(cfg.out) if cfg.out else Path(str(Path(cfg.ckpt).expanduser()) + ".metrics.json")
+    write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out}", file=sys.stderr)
+    return result
 
 
-def main() -> None:
-    cli.run(_main)
+main = cli.command("eval", _run)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
   of StyleGAN2's projector. Needs VGG16's ImageNet weights: torchvision's download, or a file given with
   `vgg16_weights`; without them it fails at start-up, before any work.
 """
-import socket
+import shutil
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_zoo.errors import UserError
-from gan_zoo.files import read
+from gan_zoo.files import atomic_write, read
 
 VGG16_FILE = "vgg16-397923af.pth"  # torchvision's VGG16_Weights.IMAGENET1K_V1
 VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILE}"
@@ -92,18 +93,15 @@ def vgg16_state_dict(vgg16_weights: str | None, timeout: float = 20.0) -> dict:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
     if cached.is_file():
         return _read_weights(cached)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # offline: fail in seconds, not minutes
-    try:
-        return torch.hub.load_state_dict_from_url(VGG16_URL, progress=True, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as e:  # URLError, timeouts, refused connections
-        cached.unlink(missing_ok=True)
+    try:  # this request's own timeout (offline: fail in seconds, not minutes), never the process-wide one
+        with urllib.request.urlopen(VGG16_URL, timeout=timeout) as response:
+            atomic_write(cached, lambda f: shutil.copyfileobj(response, f), "VGG16 weights")
+    except (OSError, UserError) as e:  # URLError, timeouts, refused connections, a full disk
         raise UserError(
             f"distance=lpips needs VGG16's ImageNet weights and could not download them ({type(e).__name__}): "
             f"put {VGG16_FILE} (from {VGG16_URL}) at '{cached}' or give distance.vgg16_weights=<file>, "
             "or choose an offline distance: distance=pixels or distance=features") from e
-    finally:
-        socket.setdefaulttimeout(previous)
+    return _read_weights(cached)
 
 
 class LPIPSDistance(nn.Module):
@@ -114,6 +112,8 @@ class LPIPSDistance(nn.Module):
     def __init__(self, vgg16_weights: str | None = None, pixel_weight: float = 0.0):
         super().__init__()
         state = vgg16_state_dict(vgg16_weights)  # first: fail before building anything
+        # torchmetrics' LPIPS network without its own download (a private class: its public metric downloads VGG16
+        # itself and takes no weights file); pinned by the tests of a given VGG16 file
         from torchmetrics.functional.image.lpips import _NoTrainLpips
 
         self.lpips = _NoTrainLpips(net="vgg", pretrained=True, pnet_rand=True)  # its linear layers, our VGG16
