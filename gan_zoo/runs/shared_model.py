@@ -11,6 +11,7 @@ from torch import nn
 from gan_zoo import __version__, trusted
 from gan_zoo.errors import UserError
 from gan_zoo.files import atomic_write, write_text
+from gan_zoo.metrics.registry import METRICS
 from gan_zoo.runs.checkpoints import ema_generator, epochs_of, kimg_of, run_config
 from gan_zoo.runs.run import records
 
@@ -87,7 +88,7 @@ def model_card(config: dict) -> str:
         "---", "library_name: gan_zoo", "tags: [gan, image-generation, " + config["class"].split(".")[-2] + "]", "---",
         f"# {config['class'].split('.')[-2].upper()} generator ({config['generator']} weights)", "",
         f"A {config['resolution']}x{config['resolution']}, {config['channels']}-channel image generator trained with "
-        f"[gan_zoo](https://github.com/) {config['gan_zoo_version']}; `{config['class']}` with latent size "
+        f"gan_zoo {config['gan_zoo_version']}; `{config['class']}` with latent size "
         f"{config['latent_dim']}" + (" and a w space" if config["w_space"] else "") + ".", "",
         "![samples](samples.png)", "",
         "## Training", "",
@@ -100,7 +101,8 @@ def model_card(config: dict) -> str:
         protocol = metrics["protocol"]
         lines += [f"Protocol: extractor `{protocol.get('extractor')}`, {protocol.get('num_real')} real / "
                   f"{protocol.get('num_fake')} generated images, real split `{protocol.get('real_split')}`.", "",
-                  "| | kimg | " + " | ".join(metrics["last"]) + " |", "|---|---|" + "---|" * len(metrics["last"])]
+                  "| | kimg | " + " | ".join(METRICS[k].label if k in METRICS else k for k in metrics["last"]) + " |",
+                  "|---|---|" + "---|" * len(metrics["last"])]
         for name in ("last", "best"):
             lines.append(f"| {name} | {metrics[f'{name}_kimg']:.1f} | "
                          + " | ".join(f"{metrics[name].get(k, float('nan')):.4g}" for k in metrics["last"]) + " |")
