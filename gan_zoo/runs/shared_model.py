@@ -51,7 +51,8 @@ def checkpoint_facts(checkpoint: dict, path: str) -> tuple[dict, dict]:
     """(the generator's arguments, what the checkpoint tells of its run: data, budget, metrics) of a gan_zoo checkpoint."""
     run = run_config(checkpoint, path)
     arguments = {k: v for k, v in run["model"]["generator"].items() if not k.startswith("_")}
-    evaluations = records(Path(str((run.get("paths") or {}).get("run_dir") or "")))
+    run_dir = (run.get("paths") or {}).get("run_dir")
+    evaluations = records(Path(run_dir)) if isinstance(run_dir, str) and run_dir else []
     metrics = None
     if evaluations:
         best = min(evaluations, key=lambda r: r["metrics"]["fid"])
