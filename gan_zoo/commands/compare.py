@@ -1,8 +1,8 @@
 """`gan-zoo-compare <sweep folder | run folders...> [out=<folder>]`: one table of GAN variants over seeds.
 
 Runs are grouped by what differs between their command lines apart from the seed (the variant). Per variant:
-the number of seeds; FID at the end (the budget) as mean +- std and a 95% interval (Student's t on log FID: never below 0); the best
-FID over training (mean, min); KID and IS likewise; kimg, wall-clock time, images/s, parameters of G and D,
+the number of seeds; FID at the end (the budget) as mean +- std and a 95% interval (Student's t on log FID:
+never below 0); the best FID over training (mean, min); KID and IS likewise; kimg, wall-clock time, images/s, parameters of G and D,
 peak memory. Rows sorted by FID; the metrics protocol stated once above the table. Runs evaluated with
 different protocols are refused (they are not comparable); runs still going, stopped early, or without
 metrics are listed as such, not dropped. Writes comparison.md, comparison.csv, fid_vs_kimg.png and
@@ -27,7 +27,6 @@ from gan_zoo.runs.run import Run
 PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split", "prdc_k")
 TABLE_METRICS = ("kid", "is", "precision", "recall")  # columns beside FID (names, labels, digits: metrics.registry)
 NOT_A_VARIANT = ("seed", "paths.", "ckpt", "name", "hydra.")  # override keys that do not make a variant
-
 
 
 def variant(run: Run) -> dict:
