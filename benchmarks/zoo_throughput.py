@@ -5,15 +5,19 @@ its final level. Printed as one table.
 
     python benchmarks/zoo_throughput.py
     python benchmarks/zoo_throughput.py --resolutions 32 --precisions 32-true bf16-mixed --rounds 3
+    python benchmarks/zoo_throughput.py --resolutions 32 --channels 1 --phases   # where a batch's time goes
+
+`--precisions auto` is what `trainer.precision=auto` picks on this machine (bf16-mixed with bf16 arithmetic).
 """
 import argparse
 import logging
 import statistics
 
 import torch
-from timing import fit_images_per_second
+from timing import fit
 from torch.utils.data import DataLoader, TensorDataset
 
+from gan_zoo.commands.config_checks import auto_precision
 from gan_zoo.gan_module import GANModule
 from gan_zoo.losses import NonSaturating, Wasserstein
 from gan_zoo.networks import dcgan, progan, stylegan
@@ -59,11 +63,16 @@ def main():
     parser.add_argument("--precisions", nargs="+", default=["32-true"], help="e.g. 32-true bf16-mixed")
     parser.add_argument("--rounds", type=int, default=1, help="measurements of each, alternated; the median is shown")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--compile", action="store_true", help="torch.compile G and D, as trainer.compile=true does")
+    parser.add_argument("--phases", action="store_true", help="also print ms per batch of each phase (last round)")
     args = parser.parse_args()
+    accelerator = "gpu" if args.device == "cuda" else "cpu"
+    args.precisions = [auto_precision(accelerator) if p == "auto" else p for p in args.precisions]
     logging.getLogger("lightning").setLevel(logging.ERROR)
     print(f"batch {args.batch}, {args.channels} channels, {args.steps} timed steps, {args.device}, "
+          f"{'torch.compile, ' if args.compile else ''}"
           f"{torch.get_num_threads()} threads, CPU: {cpu_features()}, median of {args.rounds} alternated rounds")
-    rates = {}  # (model, resolution, precision) -> [img/s]
+    rates, phases, warmups = {}, {}, {}  # (model, resolution, precision) -> [img/s]; -> {phase: ms per batch}
     for resolution in args.resolutions:
         n = args.batch * (args.steps + args.warmup)
         loader = DataLoader(TensorDataset(torch.rand(n, args.channels, resolution, resolution) * 2 - 1),
@@ -72,18 +81,39 @@ def main():
             for name, build in models(resolution, args.channels):
                 for precision in args.precisions:
                     torch.manual_seed(0)
-                    rates.setdefault((name, resolution, precision), []).append(fit_images_per_second(
-                        build(), loader, args.steps, args.warmup, precision=precision,
-                        accelerator="gpu" if args.device == "cuda" else "cpu"))
+                    key = (name, resolution, precision)
+                    module = build()
+                    if args.compile:
+                        module.generator.compile()
+                        module.discriminator.compile()
+                    timer = fit(module, loader, args.steps, args.warmup, precision, accelerator, args.phases)
+                    warmups.setdefault(key, []).append(timer.warmup_seconds())
+                    rates.setdefault(key, []).append(args.steps * args.batch / (timer.end - timer.start))
+                    phases[key] = timer.breakdown(args.steps) if args.phases else {}
     ratio = len(args.precisions) == 2
     print("| model | resolution | " + " | ".join(f"{p} img/s" for p in args.precisions)
-          + (f" | {args.precisions[1]} / {args.precisions[0]} |" if ratio else " |"))
-    print("|---|---|" + "---|" * (len(args.precisions) + ratio))
+          + (f" | {args.precisions[1]} / {args.precisions[0]}" if ratio else "") + f" | warm-up s ({args.warmup} batches) |")
+    print("|---|---|" + "---|" * (len(args.precisions) + ratio + 1))
     for name, _ in models(args.resolutions[0], args.channels):
         for resolution in args.resolutions:
             medians = [statistics.median(rates[(name, resolution, p)]) for p in args.precisions]
             cells = " | ".join(f"{m:.1f}" for m in medians) + (f" | {medians[1] / medians[0]:.2f}x" if ratio else "")
+            cells += " | " + " / ".join(f"{statistics.median(warmups[(name, resolution, p)]):.1f}" for p in args.precisions)
             print(f"| {name} | {resolution}x{resolution} | {cells} |", flush=True)
+    if args.phases:
+        print_phases(phases)
+
+
+def print_phases(phases: dict) -> None:
+    """One row per model, resolution and precision: ms per batch of each phase and its share of the batch."""
+    names = list(dict.fromkeys(n for ms in phases.values() for n in ms))
+    print("\nms per batch (share of the batch); a lazy regularizer amortized over its interval")
+    print("| model | resolution | precision | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    for (name, resolution, precision), ms in phases.items():
+        total = sum(ms.values())
+        cells = " | ".join(f"{ms[n]:.0f} ({100 * ms[n] / total:.0f}%)" if n in ms else "" for n in names)
+        print(f"| {name} | {resolution}x{resolution} | {precision} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

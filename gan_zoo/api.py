@@ -103,8 +103,8 @@ def read_images(folder: str, resolution: int, channels: int, key: str = "images"
                             "folder of images") from e
     if not path.is_dir():
         raise UserError(f"{key}='{path}': no such folder or file (give a folder of images or one image)")
-    dataset = ImageFolder(str(path), resolution, channels, cache_limit=10**9)  # all decoded now: bad files found
-    return dataset.cache, list(dataset.files)
+    dataset = ImageFolder(str(path), resolution, channels, cache_mib=float("inf"))  # all decoded now: bad files found
+    return dataset.images(), list(dataset.files)
 
 
 def run_extractor(loaded: LoadedGenerator, space: str = "run", key: str = "memorization_space") -> nn.Module:

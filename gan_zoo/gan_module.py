@@ -8,9 +8,13 @@ in: this module imports no specific network. Per batch:
 2. G step, every `n_critic` D steps: G learns to fool D.
 3. EMA: the averaged generator (used for samples and metrics) moves toward G.
 
+Networks compiled with `torch.compile` (trainer.compile=true) run eagerly in the steps where a second-order
+regularizer (R1, gradient penalty, path length) is due: compiled graphs have no double backward.
+
 Everything scheduled is driven by `images_seen` (a buffer, so it lives in checkpoints), not by
 Lightning's `global_step`, which counts every optimizer step of both optimizers.
 """
+from contextlib import nullcontext
 from typing import Callable, Mapping
 
 import lightning as L
@@ -70,9 +74,18 @@ class GANModule(L.LightningModule):
     def _latents(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=self.device)
 
+    @staticmethod
+    def _eager_if_second_order(due) -> object:
+        second_order = any(getattr(r, "second_order", False) for r in due)
+        return torch.compiler.set_stance("force_eager") if second_order else nullcontext()
+
     def d_step(self, real: torch.Tensor, d_opt) -> dict:
         """One discriminator update on a real batch [N, C, H, W], with the regularizers that are due."""
         due = {k: r for k, r in self.regularizers.items() if int(self.d_steps) % r.interval == 0}
+        with self._eager_if_second_order(due.values()):
+            return self._d_update(real, d_opt, due)
+
+    def _d_update(self, real: torch.Tensor, d_opt, due: dict) -> dict:
         self.toggle_optimizer(d_opt)
         with torch.no_grad():
             fake = self.generator(self._latents(real.shape[0]))
@@ -97,15 +110,19 @@ class GANModule(L.LightningModule):
 
     def g_step(self, n: int, g_opt) -> dict:
         """One generator update on n fresh latents; D's weights are frozen meanwhile."""
+        due = {k: r for k, r in self.g_regularizers.items() if int(self.g_steps) % r.interval == 0}
+        with self._eager_if_second_order(due.values()):
+            return self._g_update(n, g_opt, due)
+
+    def _g_update(self, n: int, g_opt, due: dict) -> dict:
         self.toggle_optimizer(g_opt)
         fake_logits = self.discriminator(self.augment(self.generator(self._latents(n))))
         g_loss = self.objective.g_loss(fake_logits)
         logs = {"train/g_loss": g_loss.detach()}
-        for name, reg in self.g_regularizers.items():
-            if int(self.g_steps) % reg.interval == 0:
-                penalty = reg(self.generator, n, self._latents)
-                g_loss = g_loss + penalty * (reg.weight * reg.interval)
-                logs[f"train/reg_{name}"] = penalty.detach()
+        for name, reg in due.items():
+            penalty = reg(self.generator, n, self._latents)
+            g_loss = g_loss + penalty * (reg.weight * reg.interval)
+            logs[f"train/reg_{name}"] = penalty.detach()
         g_opt.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         g_opt.step()

@@ -3,7 +3,8 @@
 Each has `weight` (its factor in the D loss), `interval` (apply every `interval` D steps; lazy
 regularization, Karras et al. 2020 Sec. 3.1: the term is then scaled by `interval` so its
 expected strength is unchanged) and `needs_real_grad` (the step must make the real batch require
-grad before the D forward, so the penalty can reuse that forward).
+grad before the D forward, so the penalty can reuse that forward), and `second_order` (its gradient goes through
+a gradient, which `torch.compile` cannot do: the step runs eagerly when it is due).
 
 `__call__(discriminator, real, fake, real_logits)` returns the unweighted penalty (a scalar).
 Shapes: real, fake [N, C, H, W]; real_logits [N] or [N, 1].
@@ -27,6 +28,7 @@ class R1:
     """
 
     needs_real_grad = True
+    second_order = True
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class GradientPenalty:
     xhat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] per sample."""
 
     needs_real_grad = False
+    second_order = True
 
     def __init__(
         self,
@@ -69,6 +72,7 @@ class Drift:
     output near zero; PGGAN uses weight 0.001."""
 
     needs_real_grad = False
+    second_order = False
 
     def __init__(
         self,
@@ -88,6 +92,8 @@ class PathLength(nn.Module):
     lengths (decay `decay`). Needs a generator with `forward(z, return_ws=True) -> (images, ws)`.
     A generator regularizer: `__call__(generator, batch_size, latents)` with latents(n) -> z [n, latent_dim].
     """
+
+    second_order = True
 
     def __init__(
         self,

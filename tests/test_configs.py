@@ -48,7 +48,7 @@ def test_trainer_options_compose_and_cpu_ones_instantiate(tmp_path, trainer):
     cfg = compose_config(tmp_path, [f"trainer={trainer}"])
     assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
     if cfg.trainer.accelerator == "cpu":
-        trainer_cfg, _ = lightning_trainer_config(cfg)
+        trainer_cfg, *_ = lightning_trainer_config(cfg)
         assert instantiate(trainer_cfg, logger=False).max_epochs == cfg.trainer.max_epochs
 
 

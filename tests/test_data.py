@@ -53,8 +53,28 @@ def test_image_folder_recursive_resized_and_center_cropped(tmp_path):
 
 def test_image_folder_without_cache_loads_from_disk(tmp_path):
     _save_images(tmp_path, 4)
-    ds = ImageFolder(tmp_path, resolution=8, channels=1, cache_limit=0)
+    ds = ImageFolder(tmp_path, resolution=8, channels=1, cache_mib=0)
     assert ds.cache is None and ds[3][0].shape == (1, 8, 8)
+
+
+def test_image_folder_cache_is_uint8_and_serves_what_streaming_serves(tmp_path, monkeypatch):
+    _save_images(tmp_path, 5, size=(24, 24))
+    (tmp_path / "img_002.png").write_bytes((tmp_path / "img_002.png").read_bytes()[:200])  # truncated: found at decode
+    cached = ImageFolder(tmp_path, resolution=16, channels=3)
+    assert cached.cache.dtype == torch.uint8 and cached.cache.shape == (4, 3, 16, 16)  # 1 byte per value
+    assert "img_002.png" not in {p.name for p in cached.files}
+    streamed = ImageFolder(tmp_path, resolution=16, channels=3, cache_mib=0)
+    for i in range(len(cached)):
+        assert torch.equal(cached[i][0], streamed[streamed.files.index(cached.files[i])][0])
+    assert torch.equal(cached.images(), torch.stack([cached[i][0] for i in range(len(cached))]))
+
+
+def test_image_folder_above_the_byte_limit_streams_from_disk(tmp_path):
+    _save_images(tmp_path, 4, size=(16, 16))
+    one_image_mib = 3 * 16 * 16 / 2**20
+    assert ImageFolder(tmp_path, resolution=16, channels=3, cache_mib=4 * one_image_mib).cache is not None
+    ds = ImageFolder(tmp_path, resolution=16, channels=3, cache_mib=3.5 * one_image_mib)  # 4 images do not fit
+    assert ds.cache is None and len(ds) == 4 and ds[0][0].dtype == torch.float32
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
@@ -111,7 +131,7 @@ def test_every_format_pillow_reads_is_loaded_and_other_files_are_listed(tmp_path
 
 def test_file_that_breaks_mid_epoch_is_replaced_not_fatal(tmp_path, caplog):
     _save_images(tmp_path, 3)
-    ds = ImageFolder(tmp_path, resolution=8, channels=3, cache_limit=0)
+    ds = ImageFolder(tmp_path, resolution=8, channels=3, cache_mib=0)
     ds.files[1].write_bytes(b"corrupted after the start-up check")
     with caplog.at_level(logging.WARNING):
         image, _ = ds[1]

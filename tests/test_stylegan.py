@@ -36,6 +36,39 @@ def test_demodulation_gives_unit_variance_outputs_for_unit_variance_inputs():
     assert out.var(dim=(0, 2, 3)).sub(1).abs().max() < 0.15  # every output channel
 
 
+@pytest.mark.parametrize("up,demodulate,kernel", [(False, True, 3), (True, True, 3), (False, False, 1)])
+def test_fused_and_non_fused_modulated_convolutions_agree_in_outputs_and_gradients(up, demodulate, kernel):
+    """The grouped (fused) and the scale-convolve-scale (non-fused) forms are the same maths (StyleGAN2 eq. 1-3)."""
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(8, 6, kernel, w_dim=5, demodulate=demodulate, up=up)
+    with torch.no_grad():
+        conv.affine.weight.normal_()  # styles far from 1, so a wrong axis would show
+    x, w = torch.randn(4, 8, 5, 5), torch.randn(4, 5)
+    results = []
+    for fused in (True, False):
+        conv.fused = fused
+        xi, wi = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        conv.zero_grad()
+        out = conv(xi, wi)
+        (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+        results.append([out, xi.grad, wi.grad, conv.weight.grad, conv.affine.weight.grad])
+    for fused, non_fused in zip(*results):
+        torch.testing.assert_close(non_fused, fused, rtol=1e-4, atol=1e-5)
+    assert results[0][0].shape == (4, 6, 10 if up else 5, 10 if up else 5)
+
+
+def test_the_automatic_choice_is_non_fused_for_batches_and_fused_on_request(monkeypatch):
+    calls = []
+    real_conv2d = torch.nn.functional.conv2d
+    monkeypatch.setattr(torch.nn.functional, "conv2d", lambda *a, **k: calls.append(k.get("groups", 1)) or real_conv2d(*a, **k))
+    conv = ModulatedConv2d(3, 2, 3, w_dim=4)
+    conv(torch.randn(5, 3, 4, 4), torch.randn(5, 4))
+    assert calls == [1]  # a batch of 5: one ordinary convolution with the shared weight
+    conv.fused = True
+    conv(torch.randn(5, 3, 4, 4), torch.randn(5, 4))
+    assert calls[-1] == 5
+
+
 def test_truncation_with_psi_zero_gives_the_average_w_image_for_every_z():
     g = _generator().eval()
     with torch.no_grad():

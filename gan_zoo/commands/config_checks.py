@@ -12,7 +12,7 @@ from omegaconf.errors import OmegaConfBaseException
 from gan_zoo.errors import UserError
 from gan_zoo.runs.resume import parse_duration
 
-PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
 
 
@@ -186,6 +186,15 @@ def cpu_has_bf16() -> bool | None:
     except (OSError, StopIteration):
         return None
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def auto_precision(accelerator: str) -> str:
+    """What `trainer.precision=auto` runs: bf16-mixed where the hardware has bf16 arithmetic (a CUDA GPU with native
+    bf16, Ampere and later; a CPU with avx512_bf16 or amx_bf16), 32-true elsewhere (no emulated bf16)."""
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        native = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        return "bf16-mixed" if native else "32-true"
+    return "bf16-mixed" if accelerator in ("cpu", "auto") and cpu_has_bf16() else "32-true"
 
 
 def precision_advice(cfg: DictConfig) -> str | None:

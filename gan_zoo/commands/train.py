@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_zoo.commands import cli, console
 from gan_zoo.commands.cli import CONFIG_DIR, report_user_error
-from gan_zoo.commands.config_checks import check_train_config, precision_advice, unread_additions
+from gan_zoo.commands.config_checks import auto_precision, check_train_config, precision_advice, unread_additions
 from gan_zoo.errors import UserError
 from gan_zoo.runs.callbacks import LogEveryEpoch, StoreConfig
 from gan_zoo.runs.checkpoints import (
@@ -83,6 +83,9 @@ def _build(cfg: DictConfig, paths):
     with open_dict(cfg):
         cfg.paths.run_dir = str(paths.run_dir)
         cfg.paths.ckpt_dir = str(paths.ckpt_dir)
+        if cfg.trainer.get("precision") == "auto":  # the run's config records what ran
+            cfg.trainer.precision = auto_precision(cfg.trainer.accelerator)
+            log.info(f"trainer.precision=auto: {cfg.trainer.precision} on this machine")
     config = OmegaConf.to_container(cfg, resolve=True)
     if paths.ckpt_path is not None:  # the networks come from the checkpoint: today's config must agree
         checkpoint = load_checkpoint(paths.ckpt_path)
@@ -113,6 +116,10 @@ def _build(cfg: DictConfig, paths):
         g_regularizers={name: instantiate(r) for name, r in (cfg.loss.get("g_regularizers") or {}).items()},
         augment=instantiate(cfg.augment) if cfg.get("augment") else None,
     )
+    trainer_cfg, max_kimg, compile_networks = lightning_trainer_config(cfg)
+    if compile_networks:  # in place: the state dicts (so checkpoints) keep their keys
+        module.generator.compile()
+        module.discriminator.compile()
     trainer_overrides = {}
     if getattr(module.schedule, "batch_sizes", None):  # batch size per resolution: a new loader each epoch
         datamodule.batch_size_fn = lambda: module.schedule.batch_size(
@@ -121,7 +128,6 @@ def _build(cfg: DictConfig, paths):
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
     callbacks = [instantiate(c) for c in [*(cfg.metrics or {}).values(), *(cfg.callbacks or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time), LogEveryEpoch()]
-    trainer_cfg, max_kimg = lightning_trainer_config(cfg)
     if max_kimg:
         callbacks.append(KimgBudget(max_kimg))
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
@@ -135,10 +141,11 @@ def _build(cfg: DictConfig, paths):
     return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
 
 
-def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, float | None]:
-    """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own key in it: max_kimg (a budget)."""
+def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, float | None, bool]:
+    """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own keys in it: max_kimg (a budget) and
+    compile (torch.compile the generator and discriminator)."""
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    return trainer_cfg, trainer_cfg.pop("max_kimg", None)
+    return trainer_cfg, trainer_cfg.pop("max_kimg", None), bool(trainer_cfg.pop("compile", False))
 
 
 def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:

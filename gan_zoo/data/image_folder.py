@@ -2,9 +2,11 @@
 
 Every file type Pillow opens is read (PNG, JPEG, WebP, BMP, GIF's first frame, TIFF, ...); files of other
 types are listed once as ignored. Files are checked once at start-up: zero-byte, unreadable and corrupt
-files are skipped with one warning that counts them and names the first few. Small folders are decoded
-whole at start-up and kept in memory, so a truncated file is found there too; in a large folder a file that
-only fails when decoded mid-epoch is replaced by the next good one (never a crash), with a warning.
+files are skipped with one warning that counts them and names the first few. A folder whose decoded images fit
+in `cache_mib` is decoded whole at start-up into one preallocated uint8 tensor (1 byte per value, no second
+copy; each item is scaled to [-1, 1] when served), so a truncated file is found there too; a larger folder
+streams from disk, and a file that only fails when decoded mid-epoch is replaced by the next good one (never a
+crash), with a warning.
 """
 import logging
 from collections import Counter
@@ -14,7 +16,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from gan_zoo.data.transforms import image_transform
+from gan_zoo.data.transforms import decode_transform, to_unit_range
 from gan_zoo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class ImageFolder(Dataset):
         root: str,  # folder searched recursively for every file type Pillow opens
         resolution: int,  # output size (short side resized, then center-cropped)
         channels: int,  # 1 = grayscale, 3 = RGB
-        cache_limit: int = 10_000,  # keep decoded images in memory when there are at most this many, 0 = never
+        cache_mib: float = 4096,  # keep the decoded images in memory (uint8) when they fit in this many MiB, 0 = never
     ):
         self.root = Path(root).expanduser()
         if self.root.is_file():
@@ -73,17 +75,10 @@ class ImageFolder(Dataset):
             )
         bad = [(p, why) for p in files if (why := _check(p)) is not None]
         good = [p for p in files if p not in {b for b, _ in bad}]
-        self.transform = image_transform(resolution, channels)
-        self.cache = None
-        if len(good) <= cache_limit:  # decode them all now: finds what the structural check misses (truncation)
-            decoded = {}
-            for path in good:
-                try:
-                    decoded[path] = self._decode(path)
-                except DECODE_ERRORS as e:
-                    bad.append((path, _why(e)))
-            good = list(decoded)
-            self.cache = torch.stack(list(decoded.values())) if decoded else None
+        self.decode, self.to_float = decode_transform(resolution, channels), to_unit_range(channels)
+        self.cache = None  # uint8 [N, C, R, R]
+        if len(good) * channels * resolution**2 <= cache_mib * 2**20:
+            good, self.cache = self._decode_all(good, bad, (channels, resolution, resolution))
         if bad:
             names = "; ".join(f"{p.relative_to(self.root)} ({why})" for p, why in bad[:3])
             log.warning(f"skipping {len(bad)} of {len(files)} files in '{self.root}' that are not readable images: {names}")
@@ -92,9 +87,28 @@ class ImageFolder(Dataset):
             raise UserError(f"none of the {len(files)} image files in '{self.root}' could be read: all are empty or corrupt")
         self.failed_mid_epoch = 0
 
+    def _decode_all(self, paths: list[Path], bad: list, shape: tuple) -> tuple[list[Path], torch.Tensor | None]:
+        """Decode every file now, in place into one uint8 tensor (finds what the structural check misses, such as
+        truncation; a file that fails is added to `bad` and the next one takes its slot)."""
+        cache, kept = torch.empty(len(paths), *shape, dtype=torch.uint8), []
+        for path in paths:
+            try:
+                cache[len(kept)] = self._decode(path)
+                kept.append(path)
+            except DECODE_ERRORS as e:
+                bad.append((path, _why(e)))
+        return kept, (cache[: len(kept)] if kept else None)
+
     def _decode(self, path: Path) -> torch.Tensor:
+        """uint8 [C, R, R]"""
         with Image.open(path) as image:
-            return self.transform(image)
+            return self.decode(image)
+
+    def images(self) -> torch.Tensor:
+        """All images, float [N, C, R, R] in [-1, 1] (decoded now when not cached)."""
+        if self.cache is not None:
+            return self.to_float(self.cache)
+        return torch.stack([self[i][0] for i in range(len(self))])
 
     def _load_any(self, index: int) -> torch.Tensor:
         """The image at `index`, or the next one that decodes (a large folder's file that broke mid-run)."""
@@ -113,4 +127,4 @@ class ImageFolder(Dataset):
 
     def __getitem__(self, index: int):
         image = self.cache[index] if self.cache is not None else self._load_any(index)
-        return image, 0
+        return self.to_float(image), 0

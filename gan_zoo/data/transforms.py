@@ -31,15 +31,16 @@ class ToMode:
         return to_mode(image, self.channels)
 
 
+def decode_transform(resolution: int, channels: int) -> v2.Compose:
+    """PIL image -> uint8 [C, R, R]: the short side resized to `resolution`, center-cropped to a square."""
+    return v2.Compose([ToMode(channels), v2.PILToTensor(), v2.Resize(resolution, antialias=True), v2.CenterCrop(resolution)])
+
+
+def to_unit_range(channels: int) -> v2.Compose:
+    """uint8 [..., C, R, R] -> float32 in [-1, 1]."""
+    return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * channels, [0.5] * channels)])
+
+
 def image_transform(resolution: int, channels: int) -> v2.Compose:
     """Resize the short side to `resolution`, center-crop to a square, scale to [-1, 1]."""
-    return v2.Compose(
-        [
-            ToMode(channels),
-            v2.PILToTensor(),
-            v2.Resize(resolution, antialias=True),
-            v2.CenterCrop(resolution),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize([0.5] * channels, [0.5] * channels),
-        ]
-    )
+    return v2.Compose([decode_transform(resolution, channels), to_unit_range(channels)])

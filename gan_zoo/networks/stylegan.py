@@ -49,26 +49,41 @@ class MappingNetwork(nn.Module):
 
 
 class ModulatedConv2d(nn.Module):
-    """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk; demodulated w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps)."""
+    """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk; demodulated w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps).
+
+    Two ways to compute it, equal up to float rounding (tests/test_stylegan_modconv.py):
+    fused: one grouped convolution of per-image weights (groups=N); non-fused: scale the input channels by s,
+    convolve the whole batch with the shared weight, scale the output channels by the demodulation
+    coefficients d_j = 1 / sqrt(sum_ik (s_i w_ijk)^2 + eps). `fused=None` picks per call as measured on CPU
+    (benchmarks/RESULTS.md, 32x32 preset): non-fused whenever N > 1, where the grouped convolution costs
+    1.5-1.8x with or without gradients; for a single image both cost the same and the grouped one is kept.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, demodulate: bool = True,
-                 up: bool = False):
+                 up: bool = False, fused: bool | None = None):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.affine = EqualizedLinear(w_dim, in_channels, gain=1)  # w -> s
         nn.init.ones_(self.affine.bias)  # styles start at 1
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.demodulate, self.up, self.padding = demodulate, up, kernel_size // 2
+        self.demodulate, self.up, self.padding, self.fused = demodulate, up, kernel_size // 2, fused
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         n, c, h, wd = x.shape
         s = self.affine(w)  # [N, C_in]
-        weight = self.weight[None] * self.scale * s[:, None, :, None, None]  # [N, C_out, C_in, k, k]
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             h, wd = 2 * h, 2 * wd
+        weight = self.weight * self.scale  # [C_out, C_in, k, k]
+        if not (self.fused if self.fused is not None else n == 1):
+            out = F.conv2d(x * s[:, :, None, None], weight, padding=self.padding)  # [N, C_out, H, W]
+            if self.demodulate:  # d_j for each image: [N, C_out]
+                d = torch.rsqrt(s.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)
+                out = out * d[:, :, None, None]
+            return out
+        weight = weight[None] * s[:, None, :, None, None]  # [N, C_out, C_in, k, k]
+        if self.demodulate:
+            weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
         x = x.reshape(1, n * c, h, wd)  # one grouped convolution for the whole batch
         out = F.conv2d(x, weight.reshape(-1, c, *weight.shape[3:]), padding=self.padding, groups=n)
         return out.reshape(n, -1, h, wd)

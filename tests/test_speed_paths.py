@@ -1,0 +1,45 @@
+"""The faster paths keep the maths and the run's record: trainer.precision=auto picks bf16 only on bf16 hardware
+and the run's config says what ran; trainer.compile=true trains (second-order regularizers run eagerly) and its
+checkpoints keep the plain keys; resume stays bit-exact with the non-fused modulated convolution."""
+import pytest
+import torch
+
+from gan_zoo.commands import config_checks
+from gan_zoo.commands.train import train
+from tests.helpers import BASE, compose_config
+from tests.test_stylegan import STYLEGAN_TINY
+
+
+@pytest.mark.parametrize("cpu_bf16,expected", [(True, "bf16-mixed"), (False, "32-true"), (None, "32-true")])
+def test_auto_precision_on_cpu_follows_the_cpu_flags(monkeypatch, cpu_bf16, expected):
+    monkeypatch.setattr(config_checks, "cpu_has_bf16", lambda: cpu_bf16)
+    assert config_checks.auto_precision("cpu") == expected
+
+
+@pytest.mark.parametrize("native,expected", [(True, "bf16-mixed"), (False, "32-true")])
+def test_auto_precision_on_gpu_needs_native_bf16(monkeypatch, native, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native or including_emulation)
+    monkeypatch.setattr(config_checks, "cpu_has_bf16", lambda: True)  # the CPU's bf16 does not count for a GPU run
+    assert config_checks.auto_precision("gpu") == expected
+
+
+@pytest.mark.parametrize("cpu_bf16", [True, False])
+def test_a_run_with_precision_auto_records_what_ran(tmp_path, monkeypatch, cpu_bf16):
+    monkeypatch.setattr(config_checks, "cpu_has_bf16", lambda: cpu_bf16)
+    trainer = train(compose_config(tmp_path, [*BASE, "trainer.precision=auto", "trainer.limit_train_batches=1"]))
+    expected = "bf16-mixed" if cpu_bf16 else "32-true"
+    assert trainer.precision == expected
+    stored = torch.load(tmp_path / "checkpoints" / "dcgan_embedded" / "run" / "last.ckpt", weights_only=True)
+    assert stored["gan_zoo_config"]["trainer"]["precision"] == expected
+
+
+def test_compiled_stylegan_trains_with_lazy_regularizers_and_saves_plain_keys(tmp_path):
+    trainer = train(compose_config(tmp_path, [*BASE, *STYLEGAN_TINY, "trainer.compile=true",
+                                              "trainer.limit_train_batches=3"]))
+    module = trainer.lightning_module
+    assert module.generator._compiled_call_impl is not None  # compiled in place
+    assert int(module.d_steps) == 3  # R1 due at steps 0 and 2 (eager), not at step 1 (compiled)
+    stored = torch.load(tmp_path / "checkpoints" / "stylegan_embedded" / "run" / "last.ckpt", weights_only=True)
+    assert not any("_orig_mod" in k for k in stored["state_dict"])
+    assert all(torch.isfinite(v).all() for v in stored["state_dict"].values() if v.is_floating_point())
