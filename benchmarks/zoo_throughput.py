@@ -29,7 +29,8 @@ def adam(lr, betas):
     return lambda params: torch.optim.Adam(params, lr=lr, betas=betas)
 
 
-def models(resolution: int, channels: int):
+def models(resolution: int, channels: int, conv_clamp: float | None = None):
+    """(name, builder) of each model at the embedded presets' widths; `conv_clamp` for StyleGAN in 16-mixed."""
     yield "DCGAN (width 64)", lambda: GANModule(
         dcgan.Generator(resolution, channels), dcgan.Discriminator(resolution, channels), NonSaturating(),
         adam(2e-4, (0.5, 0.999)), adam(2e-4, (0.5, 0.999)))
@@ -39,7 +40,7 @@ def models(resolution: int, channels: int):
         adam(1e-3, (0.0, 0.99)), adam(1e-3, (0.0, 0.99)), {"gp": GradientPenalty(), "drift": Drift()},
         schedule=ProgressiveGrowing(images_per_stable=10**12, start_level=progan._levels(resolution)))
     yield "StyleGAN (R1 + path length)", lambda: GANModule(
-        stylegan.Generator(resolution, channels, 128, 128, 4, fmap_base=2048, fmap_max=128),
+        stylegan.Generator(resolution, channels, 128, 128, 4, fmap_base=2048, fmap_max=128, conv_clamp=conv_clamp),
         stylegan.Discriminator(resolution, channels, fmap_base=2048, fmap_max=128), NonSaturating(),
         adam(2.5e-3, (0.0, 0.99)), adam(2.5e-3, (0.0, 0.99)), {"r1": R1(10.0, 16)}, {"pl": PathLength()})
 
