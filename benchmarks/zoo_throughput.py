@@ -42,7 +42,8 @@ def models(resolution: int, channels: int, conv_clamp: float | None = None):
     yield "StyleGAN (R1 + path length)", lambda: GANModule(
         stylegan.Generator(resolution, channels, 128, 128, 4, fmap_base=2048, fmap_max=128, conv_clamp=conv_clamp),
         stylegan.Discriminator(resolution, channels, fmap_base=2048, fmap_max=128), NonSaturating(),
-        adam(2.5e-3, (0.0, 0.99)), adam(2.5e-3, (0.0, 0.99)), {"r1": R1(10.0, 16)}, {"pl": PathLength()})
+        adam(2.5e-3, (0.0, 0.99)), adam(2.5e-3, (0.0, 0.99)), {"r1": R1(10.0, 16)}, {"pl": PathLength()},
+        channels_last=True)
 
 
 def cpu_features() -> str:

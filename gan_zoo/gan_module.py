@@ -41,6 +41,7 @@ class GANModule(L.LightningModule):
         schedule=None,  # e.g. gan_zoo.schedules.ProgressiveGrowing: update(module, images_seen), real_images(module, real)
         num_samples: int = 64,  # size of the fixed latent batch used for sample grids
         sample_seed: int = 0,  # seed of that batch
+        channels_last: bool = False,  # NHWC weights and activations: ~10% faster for StyleGAN on CPU (RESULTS.md)
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -63,6 +64,8 @@ class GANModule(L.LightningModule):
         # A buffer, so it is saved in checkpoints and follows the module to its device.
         seed = torch.Generator().manual_seed(sample_seed)
         self.register_buffer("sample_z", torch.randn(num_samples, self.latent_dim, generator=seed))
+        if channels_last:  # 4-d parameters and buffers (and so Adam's moments and the convolutions' outputs)
+            self.to(memory_format=torch.channels_last)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images [N, C, H, W] in [-1, 1] from the EMA generator."""

@@ -43,3 +43,20 @@ def test_compiled_stylegan_trains_with_lazy_regularizers_and_saves_plain_keys(tm
     stored = torch.load(tmp_path / "checkpoints" / "stylegan_embedded" / "run" / "last.ckpt", weights_only=True)
     assert not any("_orig_mod" in k for k in stored["state_dict"])
     assert all(torch.isfinite(v).all() for v in stored["state_dict"].values() if v.is_floating_point())
+
+
+def test_stylegan_resume_is_bit_exact_with_the_non_fused_channels_last_paths(tmp_path):
+    exact = [*BASE, *STYLEGAN_TINY, "trainer.limit_train_batches=3", "trainer.deterministic=true",
+             "model.module.num_samples=8", "model.module.channels_last=true"]
+    train(compose_config(tmp_path / "straight", [*exact, "trainer.max_epochs=2"]))
+    train(compose_config(tmp_path / "resumed", [*exact, "trainer.max_epochs=1"]))
+    train(compose_config(tmp_path / "resumed", [*exact, "trainer.max_epochs=2", "ckpt=last"]))
+    a, b = (torch.load(root / "checkpoints" / "stylegan_embedded" / "run" / "last.ckpt", weights_only=True)
+            for root in (tmp_path / "straight", tmp_path / "resumed"))
+    assert a["state_dict"]["generator.convs.1.conv.weight"].is_contiguous(memory_format=torch.channels_last)
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():  # G, EMA, D, path-length mean, images seen
+        assert torch.equal(value, b["state_dict"][key]), key
+    for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"]):
+        for pa, pb in zip(opt_a["state"].values(), opt_b["state"].values()):
+            assert all(torch.equal(pa[k], pb[k]) for k in pa), "optimizer state differs"
