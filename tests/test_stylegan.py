@@ -6,6 +6,7 @@ import torch
 
 from gan_zoo.augment import DiffAugment
 from gan_zoo.commands.train import train
+from gan_zoo.errors import UserError
 from gan_zoo.networks.stylegan import Discriminator, Generator, ModulatedConv2d
 from gan_zoo.regularizers import PathLength
 from tests.helpers import BASE, compose_config
@@ -36,11 +37,12 @@ def test_demodulation_gives_unit_variance_outputs_for_unit_variance_inputs():
     assert out.var(dim=(0, 2, 3)).sub(1).abs().max() < 0.15  # every output channel
 
 
-@pytest.mark.parametrize("up,demodulate,kernel", [(False, True, 3), (True, True, 3), (False, False, 1)])
-def test_fused_and_non_fused_modulated_convolutions_agree_in_outputs_and_gradients(up, demodulate, kernel):
+@pytest.mark.parametrize("up,demodulate,kernel,resample", [(False, True, 3, "bilinear"), (True, True, 3, "bilinear"),
+                                                          (False, False, 1, "bilinear"), (True, True, 3, "fir")])
+def test_fused_and_non_fused_modulated_convolutions_agree_in_outputs_and_gradients(up, demodulate, kernel, resample):
     """The grouped (fused) and the scale-convolve-scale (non-fused) forms are the same maths (StyleGAN2 eq. 1-3)."""
     torch.manual_seed(0)
-    conv = ModulatedConv2d(8, 6, kernel, w_dim=5, demodulate=demodulate, up=up)
+    conv = ModulatedConv2d(8, 6, kernel, w_dim=5, demodulate=demodulate, up=up, resample=resample)
     with torch.no_grad():
         conv.affine.weight.normal_()  # styles far from 1, so a wrong axis would show
     x, w = torch.randn(4, 8, 5, 5), torch.randn(4, 5)
@@ -55,6 +57,31 @@ def test_fused_and_non_fused_modulated_convolutions_agree_in_outputs_and_gradien
     for fused, non_fused in zip(*results):
         torch.testing.assert_close(non_fused, fused, rtol=1e-4, atol=1e-5)
     assert results[0][0].shape == (4, 6, 10 if up else 5, 10 if up else 5)
+
+
+def test_fir_resampling_keeps_a_constant_image_constant_away_from_the_border():
+    from gan_zoo.networks.resample import conv_down, conv_up, downsample
+
+    ones = torch.ones(1, 1, 8, 8)
+    center = torch.zeros(1, 1, 3, 3)
+    center[0, 0, 1, 1] = 1  # the identity kernel: only the resampling acts
+    assert torch.allclose(conv_up(ones, center)[..., 2:-2, 2:-2], torch.ones(1, 1, 12, 12))
+    assert conv_up(ones, center).shape == (1, 1, 16, 16)
+    assert torch.allclose(conv_down(ones, center)[..., 1:-1, 1:-1], torch.ones(1, 1, 2, 2))
+    assert torch.allclose(downsample(ones)[..., 1:-1, 1:-1], torch.ones(1, 1, 2, 2))
+
+
+@pytest.mark.parametrize("resample", ["bilinear", "fir"])
+def test_both_resamplings_have_the_same_parameters(resample):
+    """A checkpoint's tensors fit either network (which one ran is in its stored config)."""
+    def shapes(module):
+        return {k: v.shape for k, v in module.state_dict().items()}
+
+    assert shapes(_generator(resample=resample)) == shapes(_generator())
+    assert shapes(Discriminator(16, 1, fmap_base=64, fmap_max=8, resample=resample)) == \
+        shapes(Discriminator(16, 1, fmap_base=64, fmap_max=8))
+    with pytest.raises(UserError, match="model.generator.resample='nearest': use one of bilinear, fir"):
+        _generator(resample="nearest")
 
 
 def test_the_automatic_choice_is_non_fused_for_batches_and_fused_on_request(monkeypatch):

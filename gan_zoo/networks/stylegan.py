@@ -15,6 +15,9 @@ from torch import nn
 
 from gan_zoo.errors import UserError
 from gan_zoo.networks.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+from gan_zoo.networks.resample import conv_down, conv_up, downsample
+
+RESAMPLE = ("bilinear", "fir")  # how resolution changes: see Generator's `resample`
 
 
 def _levels(resolution: int) -> int:
@@ -60,23 +63,28 @@ class ModulatedConv2d(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, demodulate: bool = True,
-                 up: bool = False, fused: bool | None = None):
+                 up: bool = False, fused: bool | None = None, resample: str = "bilinear"):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.affine = EqualizedLinear(w_dim, in_channels, gain=1)  # w -> s
         nn.init.ones_(self.affine.bias)  # styles start at 1
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
         self.demodulate, self.up, self.padding, self.fused = demodulate, up, kernel_size // 2, fused
+        self.fir_up = up and resample == "fir"  # convolve at the low resolution (gan_zoo.networks.resample)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        n, c, h, wd = x.shape
-        s = self.affine(w)  # [N, C_in]
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+        if self.fir_up:
+            return conv_up(x, weight, groups)
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            h, wd = 2 * h, 2 * wd
+        return F.conv2d(x, weight, padding=self.padding, groups=groups)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[:2]
+        s = self.affine(w)  # [N, C_in]
         weight = self.weight * self.scale  # [C_out, C_in, k, k]
         if not (self.fused if self.fused is not None else n == 1):
-            out = F.conv2d(x * s[:, :, None, None], weight, padding=self.padding)  # [N, C_out, H, W]
+            out = self._conv(x * s[:, :, None, None], weight)  # [N, C_out, H', W']
             if self.demodulate:  # d_j for each image: [N, C_out]
                 d = torch.rsqrt(s.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)
                 out = out * d[:, :, None, None]
@@ -84,15 +92,14 @@ class ModulatedConv2d(nn.Module):
         weight = weight[None] * s[:, None, :, None, None]  # [N, C_out, C_in, k, k]
         if self.demodulate:
             weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
-        x = x.reshape(1, n * c, h, wd)  # one grouped convolution for the whole batch
-        out = F.conv2d(x, weight.reshape(-1, c, *weight.shape[3:]), padding=self.padding, groups=n)
-        return out.reshape(n, -1, h, wd)
+        out = self._conv(x.reshape(1, n * c, *x.shape[2:]), weight.reshape(-1, c, *weight.shape[3:]), groups=n)
+        return out.reshape(n, -1, *out.shape[2:])  # one grouped convolution for the whole batch
 
 
 class SynthesisLayer(nn.Module):
-    def __init__(self, in_channels, out_channels, w_dim, resolution, up=False, conv_clamp=None):
+    def __init__(self, in_channels, out_channels, w_dim, resolution, up=False, conv_clamp=None, resample="bilinear"):
         super().__init__()
-        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up)
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up, resample=resample)
         self.noise_strength = nn.Parameter(torch.zeros([]))  # learned, starts at 0
         self.register_buffer("noise_const", torch.randn(resolution, resolution))  # for noise_mode="const"
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -133,8 +140,11 @@ class Generator(nn.Module):
         fmap_max: int = 512,
         mixing_prob: float = 0.9,  # style mixing regularization while training, 0 = off
         conv_clamp: float | None = None,  # e.g. 256 with fp16 (StyleGAN2-ADA), None = off
+        resample: str = "bilinear",  # bilinear: upsample, then convolve; fir: StyleGAN2's (a quarter of the cost)
     ):
         super().__init__()
+        if resample not in RESAMPLE:
+            raise UserError(f"model.generator.resample={resample!r}: use one of {', '.join(RESAMPLE)}")
         self.latent_dim, self.resolution, self.channels, self.mixing_prob = latent_dim, resolution, channels, mixing_prob
         levels = _levels(resolution)
         widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
@@ -144,7 +154,8 @@ class Generator(nn.Module):
         self.to_rgbs = nn.ModuleList([ToRGB(widths[0], channels, w_dim, conv_clamp)])
         for i in range(1, levels + 1):
             r = 4 * 2**i
-            self.convs.append(SynthesisLayer(widths[i - 1], widths[i], w_dim, r, up=True, conv_clamp=conv_clamp))
+            self.convs.append(SynthesisLayer(widths[i - 1], widths[i], w_dim, r, up=True, conv_clamp=conv_clamp,
+                                             resample=resample))
             self.convs.append(SynthesisLayer(widths[i], widths[i], w_dim, r, conv_clamp=conv_clamp))
             self.to_rgbs.append(ToRGB(widths[i], channels, w_dim, conv_clamp))
         self.num_ws = len(self.convs) + 1  # conv layer j reads ws[:, j]; toRGB at level i reads the w after its convs
@@ -185,6 +196,30 @@ class Generator(nn.Module):
         return (image, ws) if return_ws else image
 
 
+def PoolAfter(conv: EqualizedConv2d, act: nn.Module) -> list[nn.Module]:
+    """conv at the high resolution, act, 2x2 average pool."""
+    return [conv, act, nn.AvgPool2d(2)]
+
+
+def DownConv(conv: EqualizedConv2d, act: nn.Module) -> list[nn.Module]:
+    """blur and a stride-2 conv (the same parameters, a quarter of the cost), act."""
+    return [StridedConv(conv), act]
+
+
+class StridedConv(nn.Module):
+    def __init__(self, conv: EqualizedConv2d):
+        super().__init__()
+        self.weight, self.bias, self.scale = conv.weight, conv.bias, conv.scale  # the same parameter names
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv_down(x, self.weight * self.scale, self.bias)
+
+
+class Downsample(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return downsample(x)
+
+
 class Discriminator(nn.Module):
     """Residual discriminator (StyleGAN2 Fig. 7c): fromRGB at full resolution, residual blocks down to 4x4,
     minibatch stddev, conv, dense, logit."""
@@ -196,19 +231,23 @@ class Discriminator(nn.Module):
         fmap_base: int = 16384,
         fmap_max: int = 512,
         mbstd_group_size: int = 4,
+        resample: str = "bilinear",  # bilinear: convolve, then average-pool; fir: StyleGAN2's blur + stride-2 conv
     ):
         super().__init__()
+        if resample not in RESAMPLE:
+            raise UserError(f"model.discriminator.resample={resample!r}: use one of {', '.join(RESAMPLE)}")
         levels = _levels(resolution)
         widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
         act = nn.LeakyReLU(0.2)
+        down = DownConv if resample == "fir" else PoolAfter
         self.from_rgb = nn.Sequential(EqualizedConv2d(channels, widths[-1], 1), act)
         self.blocks = nn.ModuleList()
         self.skips = nn.ModuleList()
         for i in range(levels, 0, -1):
             self.blocks.append(nn.Sequential(EqualizedConv2d(widths[i], widths[i], 3), act,
-                                             EqualizedConv2d(widths[i], widths[i - 1], 3), act, nn.AvgPool2d(2)))
-            self.skips.append(nn.Sequential(nn.AvgPool2d(2), EqualizedConv2d(widths[i], widths[i - 1], 1, bias=False,
-                                                                             gain=1)))
+                                             *down(EqualizedConv2d(widths[i], widths[i - 1], 3), act)))
+            self.skips.append(nn.Sequential(Downsample() if resample == "fir" else nn.AvgPool2d(2),
+                                            EqualizedConv2d(widths[i], widths[i - 1], 1, bias=False, gain=1)))
         self.out = nn.Sequential(MinibatchStdDev(mbstd_group_size), EqualizedConv2d(widths[0] + 1, widths[0], 3), act,
                                  nn.Flatten(), EqualizedLinear(widths[0] * 16, widths[0]), act,
                                  EqualizedLinear(widths[0], 1, gain=1))
