@@ -43,9 +43,10 @@ def pretrained_generator(spec: str) -> nn.Module:
 
 
 def load_generator(ckpt: str | None = None, pretrained: str | None = None, device: str = "cpu",
-                   shared: str | None = None) -> LoadedGenerator:
+                   shared: str | None = None, which: str = "ema") -> LoadedGenerator:
     """Exactly one of a gan_zoo checkpoint (`ckpt`), a pretrained spec (`pretrained`) or a shared-model folder that
-    gan-zoo-export wrote (`shared`)."""
+    gan-zoo-export wrote (`shared`). From a checkpoint, `which` generator: "ema" (the averaged one, as samples and
+    metrics use) or "raw" (the trained one)."""
     if sum(map(bool, (ckpt, pretrained, shared))) != 1:
         raise UserError("give exactly one of ckpt=<gan_zoo checkpoint>, shared=<folder of gan-zoo-export> or "
                         "pretrained=pytorch_gan_zoo:<name>")
@@ -57,7 +58,7 @@ def load_generator(ckpt: str | None = None, pretrained: str | None = None, devic
     if pretrained:
         return LoadedGenerator(pretrained_generator(pretrained).to(device), pretrained, None, None)
     checkpoint = load_checkpoint(ckpt)
-    generator = ema_generator(checkpoint, ckpt).to(device)
+    generator = ema_generator(checkpoint, ckpt, which).to(device)
     return LoadedGenerator(generator, str(Path(ckpt).expanduser()), run_config(checkpoint, ckpt), checkpoint)
 
 

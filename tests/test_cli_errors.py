@@ -11,7 +11,7 @@ BAD_OVERRIDES = [  # (overrides, what the one line must say)
     (["data.resolution=0"], "data.resolution=0 is not valid"),
     (["data.resolution=24"], "DCGAN needs a power-of-two resolution >= 8, got 24"),
     (["data.channels=2"], "data.channels=2 is not valid: give 1 (grayscale) or 3 (RGB)"),
-    (["trainer.max_time=banana"], "trainer.max_time='banana' is not valid: give a duration such as 11h30m"),
+    (["budget.max_time=banana"], "budget.max_time='banana' is not valid: give a duration such as 11h30m"),
     (["trainer.precision=bf17"], "trainer.precision='bf17' is not valid: give one of 32-true"),
     (["trainer.limit_train_batches=0"], "trainer.limit_train_batches=0 is not valid"),
     (["model.module.g_optimizer.lr=-1"], "model.module.g_optimizer.lr=-1 is not valid: give a number > 0"),
@@ -48,7 +48,8 @@ def test_bad_override_is_one_line_exit_2_and_writes_nothing(tmp_path, overrides,
 def test_eval_without_a_checkpoint_is_one_line(tmp_path):
     result = run_cli([], cwd=tmp_path, module="gan_zoo.commands.evaluate")
     assert result.returncode == 2
-    assert result.stderr == "gan-zoo: error: ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the command\n"
+    assert result.stderr == ("gan-zoo: error: ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/"
+                             "last.ckpt to the command (or images=<folder> to score a folder of images)\n")
 
 
 def test_bf16_advice_follows_the_cpus_instructions(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from gan_zoo.runs.resume import StopTraining
 from tests.helpers import SMALL_METRICS, TINY, compose_config, run_cli
 
 METRICS = [a for a in TINY if a != "metrics=none"] + SMALL_METRICS
-BUDGET = [*METRICS, "trainer.max_kimg=0.1", "trainer.max_epochs=-1"]  # 100 images: 7 batches of 16
+BUDGET = [*METRICS, "budget.max_kimg=0.1", "trainer.max_epochs=-1"]  # 100 images: 7 batches of 16
 
 
 def _seen(tmp_path) -> int:
@@ -27,8 +27,17 @@ def test_max_kimg_stops_after_the_batch_that_reaches_it_with_a_final_evaluation(
     assert _seen(tmp_path) == 112  # 3 + 3 + 1 batches of 16: the first count >= 100
     records = [json.loads(line) for line in next((tmp_path / "experiments").rglob("metrics.jsonl")).open()]
     assert records[-1]["kimg"] == 0.112 and records[-1]["train_seconds"] > 0 and records[-1]["peak_memory_gib"] > 0
-    with pytest.raises(UserError, match=r"has seen 0.112 kimg and trainer.max_kimg=0.1; raise it"):
+    with pytest.raises(UserError, match=r"has seen 0.112 kimg and budget.max_kimg=0.1; raise it"):
         train(compose_config(tmp_path, [*BUDGET, f"paths.cache={tmp_path}/cache", "ckpt=last"]))
+
+
+def test_the_old_trainer_max_kimg_still_ends_the_run_with_a_deprecation_line(tmp_path, caplog):
+    train(compose_config(tmp_path, [*TINY, "trainer.max_kimg=0.05", "trainer.max_epochs=-1"]))
+    assert _seen(tmp_path) == 64  # 4 batches of 16: the first count >= 50
+    assert "trainer.max_kimg is now budget.max_kimg; trainer.max_kimg= still works for now" in caplog.text
+    (ckpt,) = (tmp_path / "checkpoints").rglob("last.ckpt")
+    stored = torch.load(ckpt, weights_only=True)["gan_zoo_config"]
+    assert stored["budget"]["max_kimg"] == 0.05 and "max_kimg" not in stored["trainer"]
 
 
 def test_a_run_interrupted_and_resumed_stops_at_the_same_count(tmp_path):

@@ -44,13 +44,14 @@ def _devices(value) -> bool:
 RULES = {
     "seed": (_int, "a whole number"),
     "trainer.max_epochs": (lambda v: _int(v) and (v >= 1 or v == -1), "a whole number >= 1 (-1 = no limit)"),
-    "trainer.max_kimg": (lambda v: v is None or (_number(v) and v > 0),
-                         "thousands of images > 0, e.g. 500 (null = no budget)"),
-    "trainer.max_time": (_duration, "a duration such as 11h30m, 45m or 00:11:30:00 (null = no limit)"),
+    "budget.max_kimg": (lambda v: v is None or (_number(v) and v > 0),
+                        "thousands of images > 0, e.g. 500 (null = no budget)"),
+    "budget.max_time": (_duration, "a duration such as 11h30m, 45m or 00:11:30:00 (null = no limit)"),
     "trainer.log_every_n_steps": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "trainer.limit_train_batches": (
         lambda v: v is None or (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
         "a whole number of batches >= 1, a fraction in (0, 1], or null = all"),
+    "trainer.compile": (lambda v: isinstance(v, bool), "true or false"),
     "trainer.precision": (lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
     "trainer.accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
     "trainer.devices": (_devices, "a number of devices >= 1, -1 (all), auto, or a list of device indices"),

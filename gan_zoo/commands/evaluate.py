@@ -1,10 +1,12 @@
-"""`gan-zoo-eval ckpt=PATH [metrics=inception ...] [memorization=true]`: FID / IS / KID and
-precision / recall / density / coverage of a saved checkpoint's EMA generator, and optionally the
-training-data copying check (`gan_zoo.metrics.memorization`).
+"""`gan-zoo-eval ckpt=PATH [generator=raw] [metrics=inception ...] [memorization=true]`: FID / IS / KID and
+precision / recall / density / coverage of a saved checkpoint's EMA generator (or its raw one), and optionally
+the training-data copying check (`gan_zoo.metrics.memorization`).
+`gan-zoo-eval images=FOLDER (ckpt=PATH | data=... metrics=...)`: the same metrics of a folder of images (another
+tool's samples, a reference implementation's), under a run's protocol or a data set and protocol named here.
 
 The networks, data and (unless overridden) the metrics protocol come from the checkpoint's stored
-config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metrics.json); the copying check
-writes <ckpt>.memorization.json and a grid, <ckpt>.memorization.png.
+config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metrics.json, <folder>.metrics.json);
+the copying check writes <ckpt>.memorization.json and a grid, <ckpt>.memorization.png.
 """
 import json
 import sys
@@ -18,6 +20,7 @@ from torchvision.utils import make_grid, save_image
 from gan_zoo import api
 from gan_zoo.commands import cli
 from gan_zoo.commands.config_checks import check_required
+from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
 from gan_zoo.files import write_text
 from gan_zoo.metrics.memorization import copying_statistics
@@ -26,31 +29,65 @@ from gan_zoo.runs.checkpoints import epochs_of, kimg_of
 
 def evaluate(cfg: DictConfig) -> dict:
     check_required(cfg)
-    if cfg.memorization_space not in ("run", "pixels"):
-        raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or pixels")
+    _check(cfg)
     device = cli.pick_device(cfg.device)
-    loaded = api.load_generator(ckpt=cfg.ckpt, device=device)
-    checkpoint, generator = loaded.checkpoint, loaded.generator
+    loaded = api.load_generator(ckpt=cfg.ckpt, device=device, which=cfg.generator) if cfg.ckpt else None
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
         if "evaluate" not in cfg.metrics:
             raise UserError("metrics=none evaluates nothing: choose metrics=classifier or metrics=inception")
         evaluator = instantiate(cfg.metrics.evaluate.evaluator)
     else:  # the run's own, from its checkpoint
         evaluator = api.run_evaluator(loaded, cache_dir=cfg.paths.cache)
-    datamodule = api.run_data(loaded)
+    datamodule = instantiate(cfg.data) if cfg.get("data") is not None else api.run_data(loaded)
     real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)
-    features, logits = evaluator.fake_features(generator, generator.latent_dim, device)
+    if cfg.images:
+        features, logits, scored = folder_features(cfg.images, evaluator, datamodule, device)
+    else:
+        features, logits = evaluator.fake_features(loaded.generator, loaded.generator.latent_dim, device)
+        scored = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "generator": cfg.generator,
+                  "epoch": epochs_of(loaded.checkpoint)[0], "kimg": kimg_of(loaded.checkpoint)}
     metrics = evaluator.compute(real, features, logits)
     if cfg.memorization:
         extractor = api.run_extractor(loaded, "pixels") if cfg.memorization_space == "pixels" else evaluator.extractor
-        memorization_check(cfg, generator, datamodule, extractor, device)
-    return {
-        "checkpoint": str(Path(cfg.ckpt).expanduser().resolve()),
-        "epoch": epochs_of(checkpoint)[0],
-        "kimg": kimg_of(checkpoint),
-        "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
-        "protocol": evaluator.protocol(len(real)),
-    }
+        memorization_check(cfg, loaded.generator, datamodule, extractor, device)
+    protocol = evaluator.protocol(len(real)) | {"num_fake": len(features)}
+    return {**scored, "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
+            "protocol": protocol}
+
+
+def _check(cfg: DictConfig) -> None:
+    if cfg.memorization_space not in ("run", "pixels"):
+        raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or pixels")
+    if cfg.generator not in ("ema", "raw"):
+        raise UserError(f"generator={cfg.generator!r}: choose ema (the averaged generator) or raw (the trained one)")
+    if not cfg.ckpt and not cfg.images:
+        raise UserError("ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the command "
+                        "(or images=<folder> to score a folder of images)")
+    if cfg.images and cfg.memorization:
+        raise UserError("memorization=true checks a checkpoint's generator: drop images= (or memorization=true)")
+    if not cfg.ckpt and (cfg.get("data") is None or cfg.get("metrics") is None):
+        raise UserError("images= without ckpt= needs the real data and the protocol: add data=<dataset> (e.g. "
+                        "data=embedded) and metrics=<protocol> (e.g. metrics=classifier), or ckpt=<a run's checkpoint> "
+                        "to use that run's")
+
+
+def folder_features(folder: str, evaluator, datamodule, device) -> tuple:
+    """(features, logits, what was scored) of the images in `folder`, read as the training data is (resized and
+    center-cropped to its resolution, its channels), then quantized like generated images: `num_fake` of them,
+    a subset drawn with the protocol's seed when the folder has more."""
+    images = ImageFolder(folder, datamodule.resolution, datamodule.channels, cache_mib=0)
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(evaluator.seed))[: evaluator.num_fake]
+    if len(chosen) < evaluator.num_fake:
+        print(f"gan-zoo: warning: '{folder}' has {len(images)} images, fewer than the protocol's num_fake="
+              f"{evaluator.num_fake}: all are scored (FID is biased upwards at smaller N; compare at equal N)",
+              file=sys.stderr)
+    features, logits = [], []
+    for idx in chosen.sort().values.split(evaluator.batch_size):
+        f, lg = evaluator._extract(torch.stack([images[int(i)][0] for i in idx]), device)
+        features.append(f)
+        logits.append(lg)
+    logits = torch.cat(logits) if logits[0] is not None else None
+    return torch.cat(features), logits, {"images": str(Path(folder).expanduser().resolve()), "num_images": len(images)}
 
 
 def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device) -> dict:
@@ -76,7 +113,8 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
 
 def _run(cfg: DictConfig) -> dict:
     result = evaluate(cfg)
-    out = Path(cfg.out) if cfg.out else Path(str(Path(cfg.ckpt).expanduser()) + ".metrics.json")
+    source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt).expanduser()
+    out = Path(cfg.out) if cfg.out else Path(str(source) + ".metrics.json")
     write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")
     print(json.dumps(result, indent=2))
     print(f"written to {out}", file=sys.stderr)

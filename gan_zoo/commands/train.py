@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> L.Trainer:
+    _move_old_budget_keys(cfg)
     check_train_config(cfg)
     for warning in [precision_advice(cfg), *unread_additions(cfg, HydraConfig.get().overrides.task, _top_level())]:
         if warning:
@@ -71,6 +72,16 @@ def train(cfg: DictConfig) -> L.Trainer:
             lock.release(remove_folders=not started and paths.ckpt_path is None)
 
 
+def _move_old_budget_keys(cfg: DictConfig) -> None:
+    """trainer.max_kimg / trainer.max_time (the old names) into the budget section, with a deprecation line."""
+    with open_dict(cfg):
+        for key in ("max_kimg", "max_time"):
+            old = cfg.trainer.pop(key, None)
+            if old is not None:
+                log.warning(f"trainer.{key} is now budget.{key}; trainer.{key}= still works for now")
+                cfg.budget[key] = old
+
+
 def _top_level() -> set[str]:
     """The root config's own keys and groups (train.yaml): what a `+key` may extend."""
     root = OmegaConf.load(Path(CONFIG_DIR) / "train.yaml")
@@ -95,10 +106,10 @@ def _build(cfg: DictConfig, paths):
                 + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)"
             )
         completed, kimg = epochs_of(checkpoint)[1], kimg_of(checkpoint)
-        max_epochs, max_kimg = cfg.trainer.max_epochs, cfg.trainer.get("max_kimg")
+        max_epochs, max_kimg = cfg.trainer.max_epochs, cfg.budget.max_kimg
         if is_finished(completed, kimg, max_epochs, max_kimg):
             raise UserError(f"the run of '{paths.ckpt_path}' is finished: it has seen {kimg:g} kimg and "
-                            f"trainer.max_kimg={max_kimg}; raise it to continue (e.g. trainer.max_kimg={2 * max_kimg:g})"
+                            f"budget.max_kimg={max_kimg}; raise it to continue (e.g. budget.max_kimg={2 * max_kimg:g})"
                             if max_kimg else
                             f"the run of '{paths.ckpt_path}' is finished: it trained {completed} epochs and "
                             f"trainer.max_epochs={max_epochs}; raise it to continue (e.g. trainer.max_epochs={2 * completed})")
@@ -116,7 +127,7 @@ def _build(cfg: DictConfig, paths):
         g_regularizers={name: instantiate(r) for name, r in (cfg.loss.get("g_regularizers") or {}).items()},
         augment=instantiate(cfg.augment) if cfg.get("augment") else None,
     )
-    trainer_cfg, max_kimg, compile_networks = lightning_trainer_config(cfg)
+    trainer_cfg, compile_networks = lightning_trainer_config(cfg)
     if compile_networks:  # in place: the state dicts (so checkpoints) keep their keys
         module.generator.compile()
         module.discriminator.compile()
@@ -127,13 +138,13 @@ def _build(cfg: DictConfig, paths):
         trainer_overrides["reload_dataloaders_every_n_epochs"] = 1
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
     callbacks = [instantiate(c) for c in [*(cfg.metrics or {}).values(), *(cfg.callbacks or {}).values()]]
-    callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.trainer.max_time), LogEveryEpoch()]
-    if max_kimg:
-        callbacks.append(KimgBudget(max_kimg))
+    callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.budget.max_time), LogEveryEpoch()]
+    if cfg.budget.max_kimg:
+        callbacks.append(KimgBudget(cfg.budget.max_kimg))
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(config)
-    # max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
+    # budget.max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
     # use_distributed_sampler=False: the data module's sampler shards itself (exact mid-epoch resume under DDP)
     trainer = instantiate(trainer_cfg, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
                           use_distributed_sampler=False, **trainer_overrides)
@@ -141,18 +152,20 @@ def _build(cfg: DictConfig, paths):
     return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
 
 
-def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, float | None, bool]:
-    """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own keys in it: max_kimg (a budget) and
-    compile (torch.compile the generator and discriminator)."""
+def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, bool]:
+    """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own key in it: compile (torch.compile the
+    generator and discriminator)."""
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    return trainer_cfg, trainer_cfg.pop("max_kimg", None), bool(trainer_cfg.pop("compile", False))
+    for old in ("max_kimg", "max_time"):  # moved to budget (train() moves what a user set)
+        trainer_cfg.pop(old, None)
+    return trainer_cfg, bool(trainer_cfg.pop("compile", False))
 
 
 def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:
     best = next((c.best_model_path for c in trainer.checkpoint_callbacks
                  if str(c.monitor).startswith("metrics/") and c.best_model_path), None)
     module = trainer.lightning_module
-    command = continue_command(list(HydraConfig.get().overrides.task), cfg.trainer.max_epochs, cfg.trainer.get("max_kimg"))
+    command = continue_command(list(HydraConfig.get().overrides.task), cfg.trainer.max_epochs, cfg.budget.max_kimg)
     return run_summary(paths.run_dir, best, trainer.current_epoch, int(module.images_seen) / 1000, command)
 
 

@@ -92,11 +92,12 @@ def kimg_of(checkpoint: dict) -> float:
     return int(checkpoint["state_dict"]["images_seen"]) / 1000
 
 
-def ema_generator(checkpoint: dict, path: str | Path) -> torch.nn.Module:
-    """The EMA generator of a gan_zoo checkpoint, built from the config stored in it (through the allowed classes
-    of `gan_zoo.trusted`: the file never chooses code), in eval mode."""
+def ema_generator(checkpoint: dict, path: str | Path, which: str = "ema") -> torch.nn.Module:
+    """The EMA generator (or with which="raw", the trained generator itself) of a gan_zoo checkpoint, built from
+    the config stored in it (through the allowed classes of `gan_zoo.trusted`: the file never chooses code), in
+    eval mode."""
     state = checkpoint.get("state_dict")
-    prefix = "generator_ema.module."
+    prefix = {"ema": "generator_ema.module.", "raw": "generator."}[which]
     if not isinstance(state, dict) or not any(str(k).startswith(prefix) for k in state):
         raise UserError(f"'{path}' holds no generator (no generator_ema weights): give a checkpoint that "
                         "gan-zoo-train wrote (checkpoints/<name>/<run>/last.ckpt), or pretrained=...")

@@ -49,12 +49,18 @@ def is_finished(epochs_done: int, kimg: float, max_epochs: int, max_kimg: float 
     return max_epochs != -1 and epochs_done >= max_epochs
 
 
+def budget(config) -> tuple[float | None, str | None]:
+    """(max_kimg, max_time) of a run's config: the `budget` section, or the `trainer` keys of configs before it."""
+    return tuple(OmegaConf.select(config, f"budget.{key}", default=None)
+                 or OmegaConf.select(config, f"trainer.{key}", default=None) for key in ("max_kimg", "max_time"))
+
+
 def continue_command(task_overrides: list[str], max_epochs: int, max_kimg: float | None = None) -> str:
     """The command line that continues this run for as long again (its budget in kimg, or else in epochs)."""
     kept = [o for o in task_overrides if not o.startswith(("ckpt=", "ckpt_path=", "trainer.max_epochs=",
-                                                           "trainer.max_kimg="))]
+                                                           "trainer.max_kimg=", "budget.max_kimg="))]
     if max_kimg:
-        more = f"trainer.max_kimg={2 * max_kimg:g}"
+        more = f"budget.max_kimg={2 * max_kimg:g}"
     else:
         more = f"trainer.max_epochs={2 * max_epochs}" if max_epochs > 0 else None
     return shlex.join(["gan-zoo-train", *kept, "ckpt=last", *([more] if more else [])])
@@ -106,7 +112,7 @@ class Run:
             return False
         last = self.records[-1]
         max_epochs = OmegaConf.select(self.config, "trainer.max_epochs", default=-1)
-        max_kimg = OmegaConf.select(self.config, "trainer.max_kimg", default=None)
+        max_kimg = budget(self.config)[0]
         return (max_epochs == -1 and not max_kimg) or is_finished(last["epoch"] + 1, last["kimg"], max_epochs, max_kimg)
 
     @cached_property
