@@ -66,7 +66,7 @@ def test_compare_a_sweep_refuse_mixed_protocols_and_list_unfinished_runs(tmp_pat
     rows = list(csv.DictReader((out / "comparison.csv").open()))
     assert sorted(r["variant"] for r in rows) == ["loss=hinge", "loss=lsgan"]
     assert all(r["seeds"] == "2" and float(r["kimg"]) == 0.112 for r in rows)
-    assert float(rows[0]["fid"]) <= float(rows[1]["fid"])  # sorted by FID
+    assert float(rows[0]["fid_median"]) <= float(rows[1]["fid_median"])  # sorted by median FID
     assert all(float(r["g_params"]) > 0 and float(r["minutes"]) > 0 for r in rows)
     assert (out / "fid_vs_kimg.png").stat().st_size > 1000 and (out / "samples.png").stat().st_size > 500
 
@@ -123,3 +123,35 @@ def test_the_fid_interval_is_never_below_zero_and_uses_students_t_at_every_size(
     values = [10.0 + i % 3 for i in range(40)]
     half = _mean_std_ci(values)[2]
     assert half == pytest.approx(t.ppf(0.975, 39) * _mean_std_ci(values)[1] / 40**0.5)  # not 1.96
+
+
+def test_a_collapsed_seed_is_flagged_and_the_table_shows_median_range_and_every_seed():
+    from gan_zoo.commands.compare import collapsed, markdown
+
+    assert collapsed([16.1, 15.8, 120.0]) == [False, False, True]
+    assert collapsed([16.1, 15.8, 30.0]) == [False, False, False]  # under twice the median
+    assert collapsed([16.1, 120.0]) == [False, False]  # two seeds: no odd one out
+    row = {"variant": "experiment=compare/pggan", "seeds": 3, "fid_median": 16.1, "fid_min": 15.8, "fid_max": 120.0,
+           "fid_per_seed": [16.1, 15.8, 120.0], "collapsed": [False, False, True], "fid_low95": 3.9, "fid_high95": 490.0,
+           "fid_raw_median": 12.5, "best_fid_mean": 15.0, "best_fid_min": 14.0, "kimg": 15.0, "minutes": 2.0,
+           "images_per_sec": 100.0, "g_params": 1e6, "d_params": 1e6, "peak_memory_gib": 1.0}
+    table = markdown([row], {"extractor": "fmnist_cnn"}, [])
+    assert "| experiment=compare/pggan | 3 | 16.10 (15.80 .. 120.00) | 16.1, 15.8, 120.0* | 3.90 .. 490.00 | 12.50 |" in table
+    assert "FID raw G" in table and "-40" not in table
+
+
+def test_the_raw_generator_is_evaluated_beside_the_ema_one_where_asked(tmp_path):
+    train(compose_config(tmp_path, [*METRICS, "metrics.evaluate.generators=[ema,raw]", "model.module.ema_rampup=null",
+                                    f"paths.cache={tmp_path}/cache"]))
+    record = json.loads(next((tmp_path / "experiments").rglob("metrics.jsonl")).read_text().splitlines()[-1])
+    assert record["metrics_raw"].keys() == record["metrics"].keys()
+    assert record["metrics_raw"]["fid"] != record["metrics"]["fid"]  # two networks (no ramp-up: the EMA lags G)
+    header = next((tmp_path / "experiments").rglob("metrics.csv")).read_text().splitlines()[0]
+    assert "metrics/fid_raw_fmnist_cnn" in header and "metrics/fid_fmnist_cnn" in header
+
+
+def test_scoring_only_the_raw_generator_is_one_line(tmp_path):
+    result = run_cli([*METRICS, "metrics.evaluate.generators=[raw]", f"paths.cache={tmp_path}/cache"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("gan-zoo: error: metrics.evaluate.generators=['raw']: use [ema] or [ema,raw]")
+    assert result.stderr.count("\n") == 1, result.stderr

@@ -41,6 +41,9 @@ def test_model_options_instantiate(tmp_path, model):
     d = instantiate(cfg.model.discriminator, resolution=16, channels=3)
     module = instantiate(cfg.model.module, generator=g, discriminator=d, objective=instantiate(cfg.loss.objective))
     assert module.sample_z.shape == (16, g.latent_dim)
+    # every model ramps its EMA up (StyleGAN2's 0.05): at 1 kimg the half-life is 50 images, not 10,000
+    assert module.generator_ema.rampup == 0.05
+    assert module.generator_ema.decay(batch_images=16, images_seen=1000) == pytest.approx(0.5 ** (16 / 50))
 
 
 @pytest.mark.parametrize("trainer", GROUPS["trainer"])

@@ -116,6 +116,18 @@ def _parameters(checkpoint: Path) -> tuple[int, int]:
     return count("generator."), count("discriminator.")
 
 
+COLLAPSE_RATIO = 2.0  # a seed whose final FID is over twice its variant's median is flagged as collapsed
+
+
+def collapsed(fids: list[float]) -> list[bool]:
+    """Which seeds look collapsed: final FID above COLLAPSE_RATIO x the variant's median (needs 3 seeds or more:
+    with two, neither is the odd one out). Flagged in the table, never dropped."""
+    if len(fids) < 3:
+        return [False] * len(fids)
+    median = statistics.median(fids)
+    return [f > COLLAPSE_RATIO * median for f in fids]
+
+
 def variant_label(variant: dict, differing: set) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k in differing) or "(all alike)"
 
@@ -132,10 +144,15 @@ def summarize(runs: list[Run]) -> list[dict]:
     for label, group in variants.items():
         final = [r.records[-1]["metrics"] for r in group]
         best = [min(rec["metrics"]["fid"] for rec in r.records) for r in group]
-        fid, fid_std, _ = _mean_std_ci([m["fid"] for m in final])
-        low, high = log_interval([m["fid"] for m in final])
-        row = {"variant": label, "seeds": len(group), "fid": fid, "fid_std": fid_std, "fid_low95": low, "fid_high95": high,
-               "best_fid_mean": statistics.fmean(best), "best_fid_min": min(best)}
+        fids = [m["fid"] for m in final]
+        fid, fid_std, _ = _mean_std_ci(fids)
+        low, high = log_interval(fids)
+        row = {"variant": label, "seeds": len(group), "fid_median": statistics.median(fids), "fid_min": min(fids),
+               "fid_max": max(fids), "fid_per_seed": fids, "collapsed": collapsed(fids), "fid": fid, "fid_std": fid_std,
+               "fid_low95": low, "fid_high95": high, "best_fid_mean": statistics.fmean(best), "best_fid_min": min(best)}
+        raw = [r.records[-1].get("metrics_raw", {}).get("fid") for r in group]
+        if None not in raw:  # the raw generator evaluated beside the EMA one (metrics.evaluate.generators)
+            row["fid_raw_median"] = statistics.median(raw)
         for name in TABLE_METRICS:
             if all(name in m for m in final):
                 row[name], row[f"{name}_std"], _ = _mean_std_ci([m[name] for m in final])
@@ -149,7 +166,7 @@ def summarize(runs: list[Run]) -> list[dict]:
         row["peak_memory_gib"] = max(peaks) if None not in peaks else None
         row["runs"] = [str(r.folder) for r in group]
         rows.append(row)
-    return sorted(rows, key=lambda r: r["fid"])
+    return sorted(rows, key=lambda r: r["fid_median"])
 
 
 def _f(value, digits=2) -> str:
@@ -160,20 +177,25 @@ def _f(value, digits=2) -> str:
 
 def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
     extractor = protocol.get("extractor", "?")
-    lines = [f"Rows sorted by FID at the budget; samples.png shows one row per variant in this order. "
+    raw = any("fid_raw_median" in r for r in rows)
+    lines = [f"Rows sorted by median FID at the budget; samples.png shows one row per variant in this order. "
              f"Metrics protocol: extractor `{extractor}` (weights sha256 {str(protocol.get('weights_sha256'))[:12]}), "
              f"{protocol.get('num_real')} real ({protocol.get('real_split')}) / {protocol.get('num_fake')} generated "
-             "images. FID at the budget: mean +- std over seeds [95% interval: Student's t on log FID, so never below 0].", "",
-             "| variant | seeds | FID at budget | 95% interval | best FID mean / min | "
-             + " | ".join(METRICS[m].label for m in TABLE_METRICS)
+             "images. FID at the budget of the EMA generator: median (range) and each seed's, a seed marked * looks "
+             f"collapsed (over {COLLAPSE_RATIO:g}x the median; kept in every number); 95% interval: Student's t on log "
+             "FID, so never below 0. Other metrics: mean +- std over seeds.", "",
+             "| variant | seeds | FID at budget | per seed | 95% interval | " + ("FID raw G | " if raw else "")
+             + "best FID mean / min | " + " | ".join(METRICS[m].label for m in TABLE_METRICS)
              + " | kimg | minutes | img/s | G params | D params | peak GiB |",
-             "|---" * (11 + len(TABLE_METRICS)) + "|"]
+             "|---" * (12 + raw + len(TABLE_METRICS)) + "|"]
     for r in rows:
         interval = "-" if math.isnan(r["fid_low95"]) else f"{r['fid_low95']:.2f} .. {r['fid_high95']:.2f}"
         pm = lambda k: f"{_f(r.get(k), METRICS[k].digits)} +- {_f(r.get(k + '_std'), METRICS[k].digits)}" if k in r else "-"  # noqa: E731
+        seeds = ", ".join(f"{f:.1f}{'*' if c else ''}" for f, c in zip(r["fid_per_seed"], r["collapsed"]))
         lines.append(
-            f"| {r['variant']} | {r['seeds']} | {r['fid']:.2f} +- {r['fid_std']:.2f} | {interval} | "
-            f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | " + " | ".join(pm(m) for m in TABLE_METRICS) + " | "
+            f"| {r['variant']} | {r['seeds']} | {r['fid_median']:.2f} ({r['fid_min']:.2f} .. {r['fid_max']:.2f}) | "
+            f"{seeds} | {interval} | " + (f"{_f(r.get('fid_raw_median'))} | " if raw else "")
+            + f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | " + " | ".join(pm(m) for m in TABLE_METRICS) + " | "
             f"{r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
             f"{r['g_params'] / 1e6:.2f} M | {r['d_params'] / 1e6:.2f} M | {_f(r['peak_memory_gib'])} |")
     others = [r for r in runs if r.status != "done"]

@@ -1,4 +1,4 @@
-"""Evaluate FID / IS / KID at the end of every N epochs, on the EMA generator."""
+"""Evaluate FID / IS / KID at the end of every N epochs, on the EMA generator (and the raw one, where asked)."""
 import json
 import resource
 import time
@@ -7,6 +7,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from gan_zoo.errors import UserError
 from gan_zoo.metrics.evaluator import Evaluator
 
 
@@ -32,7 +33,12 @@ class MetricsCallback(L.Callback):
         evaluator: Evaluator,
         run_dir: str,  # where metrics.jsonl goes
         every_n_epochs: int = 1,
+        generators: tuple = ("ema",),  # which generators: ema (the averaged one), raw (the trained one), or both
     ):
+        if not generators or set(generators) - {"ema", "raw"} or list(generators)[0] != "ema":
+            raise UserError(f"metrics.evaluate.generators={list(generators)}: use [ema] or [ema,raw] (the EMA "
+                            "generator is always scored: the best checkpoint and the progress bar follow it)")
+        self.generators = list(generators)
         self.evaluator = evaluator
         self.run_dir = Path(run_dir)
         self.every_n_epochs = every_n_epochs
@@ -76,22 +82,29 @@ class MetricsCallback(L.Callback):
         last = trainer.should_stop or trainer.current_epoch + 1 == trainer.max_epochs  # a budget or the last epoch
         if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
             return
-        features, logits = self.evaluator.fake_features(
-            pl_module.generator_ema, pl_module.latent_dim, pl_module.device, trainer.global_rank, trainer.world_size
-        )
-        if trainer.world_size > 1:  # [world, n, D] -> [world * n, D]; the shares are equal-sized chunks
-            features = pl_module.all_gather(features.to(pl_module.device)).flatten(0, 1).cpu()
-            logits = pl_module.all_gather(logits.to(pl_module.device)).flatten(0, 1).cpu() if logits is not None else None
-        results = None
+        networks = {"ema": pl_module.generator_ema, "raw": pl_module.generator}
+        results = {which: self._evaluate(trainer, pl_module, networks[which]) for which in self.generators}
         if trainer.is_global_zero:
-            results = self.evaluator.compute(self.real, features, logits)
             record = {"epoch": trainer.current_epoch, "kimg": pl_module.images_seen.item() / 1000,
-                      "metrics": results, "protocol": self.evaluator.protocol(len(self.real)),
+                      "metrics": results["ema"], **({"metrics_raw": results["raw"]} if "raw" in results else {}),
+                      "protocol": self.evaluator.protocol(len(self.real)),
                       "train_seconds": round(self._seconds_so_far(), 1), "peak_memory_gib": round(self._peak_memory(), 3)}
             self.run_dir.mkdir(parents=True, exist_ok=True)
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
         results = trainer.strategy.broadcast(results, src=0)
         name = self.evaluator.extractor.name
-        for key, value in results.items():
-            pl_module.log(f"metrics/{key}_{name}", torch.tensor(value), prog_bar=key == "fid", on_epoch=True)
+        for which, values in results.items():
+            for key, value in values.items():
+                logged = f"metrics/{key}_{name}" if which == "ema" else f"metrics/{key}_raw_{name}"
+                pl_module.log(logged, torch.tensor(value), prog_bar=logged == f"metrics/fid_{name}", on_epoch=True)
+
+    def _evaluate(self, trainer, pl_module, generator) -> dict | None:
+        """The metrics of one generator (on rank 0; None elsewhere): every process generates its share."""
+        features, logits = self.evaluator.fake_features(
+            generator, pl_module.latent_dim, pl_module.device, trainer.global_rank, trainer.world_size
+        )
+        if trainer.world_size > 1:  # [world, n, D] -> [world * n, D]; the shares are equal-sized chunks
+            features = pl_module.all_gather(features.to(pl_module.device)).flatten(0, 1).cpu()
+            logits = pl_module.all_gather(logits.to(pl_module.device)).flatten(0, 1).cpu() if logits is not None else None
+        return self.evaluator.compute(self.real, features, logits) if trainer.is_global_zero else None
