@@ -90,7 +90,8 @@ def read_images(folder: str, resolution: int, channels: int, key: str = "images"
     """Every readable image under `folder` (or the one image file `folder`) as [N, C, R, R] in [-1, 1], with the
     training loader's resizing, cropping and bad-file handling, and the files they came from. `key` names the
     setting in error messages."""
-    from gan_zoo.data.image_folder import DECODE_ERRORS, ImageFolder, image_transform
+    from gan_zoo.data.image_folder import DECODE_ERRORS, ImageFolder
+    from gan_zoo.data.transforms import image_transform
 
     path = Path(folder).expanduser()
     if path.is_file():
@@ -201,10 +202,10 @@ def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, pro
 
 
 def morph(loaded: LoadedGenerator, start: str, end: str, out: str, projector=None, middle: str | None = None,
-          pairing: str = "nearest", steps=(0.0, 0.25, 0.5, 0.75, 1.0), method: str = "slerp", features: str = "run",
+          pairing: str = "nearest", t=(0.0, 0.25, 0.5, 0.75, 1.0), method: str = "slerp", features: str = "run",
           media_pairs: int = 32, gif_frames: int = 24):
     """Project a start and an end set (or reuse their latents.pt), pair them, generate the sets between them at
-    each t of `steps`, write them (folders per t, strips, GIFs) and their distances to the real sets."""
+    each of the fractions `t`, write them (folders per t, strips, GIFs) and their distances to the real sets."""
     from gan_zoo.latent.morph_files import write_morph
     from gan_zoo.latent.morphing import intermediates, pair
     from gan_zoo.latent.projection import Projector
@@ -213,9 +214,9 @@ def morph(loaded: LoadedGenerator, start: str, end: str, out: str, projector=Non
     projector = projector or Projector()
     space = projector.space
     check_space(loaded.generator, space)
-    ts = [float(t) for t in steps]
-    if not ts or any(not 0 <= t <= 1 for t in ts):
-        raise UserError(f"steps={list(steps)}: give fractions between 0 and 1, e.g. [0,0.25,0.5,0.75,1]")
+    ts = [float(x) for x in t]
+    if not ts or any(not 0 <= x <= 1 for x in ts):
+        raise UserError(f"t={list(t)}: give fractions between 0 and 1, e.g. [0,0.25,0.5,0.75,1]")
     if pairing not in ("nearest", "all") and not Path(pairing).expanduser().is_file():
         raise UserError(f"pairing={pairing!r}: choose nearest, all, or a CSV file with columns start,end")
     extractor = run_extractor(loaded, features, key="features")  # before any work: a run without metrics says so now

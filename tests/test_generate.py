@@ -24,7 +24,7 @@ def test_generate_and_interpolate_from_a_checkpoint(tmp_path):
                    module="gan_zoo.commands.generate")
     assert grid.returncode == 0, grid.stderr[-2000:]
     assert Image.open(tmp_path / "grid.png").size == (2 + 3 * 18, 2 + 2 * 18)  # 16px images, 2px padding
-    morph = run_cli([f"ckpt={ckpt}", "interpolate=true", "rows=2", "steps=5", f"out={tmp_path / 'morph.png'}"],
+    morph = run_cli([f"ckpt={ckpt}", "interpolate=true", "rows=2", "frames=5", f"out={tmp_path / 'morph.png'}"],
                     cwd=tmp_path, module="gan_zoo.commands.generate")
     assert morph.returncode == 0, morph.stderr[-2000:]
     assert Image.open(tmp_path / "morph.png").size == (2 + 5 * 18, 2 + 2 * 18)

@@ -47,7 +47,7 @@ def test_morph_from_trousers_to_bags_against_dresses(run, tmp_path):
     ckpt, sets = run
     out = tmp_path / "morph"
     result = run_cli([f"ckpt={ckpt}", f"start={sets['trouser']}", f"end={sets['bag']}", f"middle={sets['dress']}",
-                      f"out={out}", "projection.steps=150", "steps=[0,0.5,1]", "media_pairs=3", "gif_frames=6"],
+                      f"out={out}", "projection.steps=150", "t=[0,0.5,1]", "media_pairs=3", "gif_frames=6"],
                      cwd=tmp_path, module="gan_zoo.commands.morph")
     assert result.returncode == 0, result.stderr[-3000:]
     for t in ("0.00", "0.50", "1.00"):
@@ -68,7 +68,7 @@ def test_morph_from_trousers_to_bags_against_dresses(run, tmp_path):
 
     # the projections are reused: the same pairs and the same generated sets without projecting again
     again = run_cli([f"ckpt={ckpt}", f"start={out / 'start' / 'latents.pt'}", f"end={out / 'end' / 'latents.pt'}",
-                     f"out={tmp_path / 'again'}", "steps=[0,0.5,1]", "media_pairs=0"], cwd=tmp_path, module="gan_zoo.commands.morph")
+                     f"out={tmp_path / 'again'}", "t=[0,0.5,1]", "media_pairs=0"], cwd=tmp_path, module="gan_zoo.commands.morph")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "projecting" not in again.stderr
     assert (tmp_path / "again" / "t_0.50" / "000000.png").read_bytes() == (out / "t_0.50" / "000000.png").read_bytes()
@@ -101,6 +101,7 @@ def test_generate_writes_a_folder_of_pngs_and_an_animated_gif(run, tmp_path):
     gif = run_cli([f"ckpt={ckpt}", "interpolate=true", "rows=2", "steps=5", "method=lerp", f"out={tmp_path / 'm.gif'}"],
                   cwd=tmp_path, module="gan_zoo.commands.generate")
     assert gif.returncode == 0, gif.stderr[-2000:]
+    assert "steps= is now frames= (one meaning per name); steps= still works for now" in gif.stderr  # the old name
     frames = Image.open(tmp_path / "m.gif")
     assert frames.n_frames == 5 + 3 and frames.size == (2 + 2 * 18, 2 + 18)
     mp4 = run_cli([f"ckpt={ckpt}", "interpolate=true", f"out={tmp_path / 'm.mp4'}"], cwd=tmp_path,
@@ -118,7 +119,7 @@ def test_generate_interpolates_between_projected_images(run, tmp_path):
     proj = run_cli([f"ckpt={ckpt}", f"images={sets['bag']}", f"out={tmp_path / 'p'}", "projection.steps=5"], cwd=tmp_path,
                    module="gan_zoo.commands.project")
     assert proj.returncode == 0, proj.stderr[-2000:]
-    result = run_cli([f"ckpt={ckpt}", "interpolate=true", f"latents={tmp_path / 'p' / 'latents.pt'}", "steps=4",
+    result = run_cli([f"ckpt={ckpt}", "interpolate=true", f"latents={tmp_path / 'p' / 'latents.pt'}", "frames=4",
                       f"out={tmp_path / 'between.png'}"], cwd=tmp_path, module="gan_zoo.commands.generate")
     assert result.returncode == 0, result.stderr[-2000:]
     assert Image.open(tmp_path / "between.png").size == (2 + 4 * 18, 2 + 15 * 18)  # 16 images -> 15 rows
@@ -163,7 +164,7 @@ def test_bad_inputs_of_the_latent_toolkit(run, tmp_path):
         (project.run, "project", [f"ckpt={ckpt}", f"images={sets['bag']}", "projection.steps=0"], "projection.steps=0"),
         (morph.run, "morph", [f"ckpt={ckpt}", f"start={sets['bag']}", f"end={sets['dress']}", "pairing=nope"],
          "pairing='nope'"),
-        (morph.run, "morph", [f"ckpt={ckpt}", f"start={sets['bag']}", f"end={sets['dress']}", "steps=[0,2]"],
+        (morph.run, "morph", [f"ckpt={ckpt}", f"start={sets['bag']}", f"end={sets['dress']}", "t=[0,2]"],
          "between 0 and 1"),
         (generate.generate, "generate", [f"ckpt={ckpt}", "interpolate=true", f"latents={other}", f"out={out}.png"],
          "another generator"),

@@ -120,7 +120,7 @@ def test_morph_with_the_imported_pgan_uses_the_pixels(checkpoints, held_out, tmp
     with pytest.raises(UserError, match="features=pixels"):
         api.morph(loaded, out=str(tmp_path / "m"), **folders)
     assert not (tmp_path / "m").exists()
-    summary = api.morph(loaded, out=str(tmp_path / "m"), features="pixels", steps=[0, 1], media_pairs=1, gif_frames=3,
+    summary = api.morph(loaded, out=str(tmp_path / "m"), features="pixels", t=[0, 1], media_pairs=1, gif_frames=3,
                         projector=Projector(steps=5), **folders)
     assert summary["features"] == "pixels" and len(summary["pairs"]) == 12
     assert sorted(p.name for p in (tmp_path / "m").glob("t_*")) == ["t_0.00", "t_1.00"]

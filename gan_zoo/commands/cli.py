@@ -193,3 +193,11 @@ def command(config_name: str, body):
             body(cfg)
 
     return lambda: run(_main)
+
+
+def renamed(cfg, old: str, new: str):
+    """The value of setting `new`, or of its old name `old` where a user gave that (with a deprecation line)."""
+    if cfg.get(old) is None:
+        return cfg[new]
+    print(f"gan-zoo: warning: {old}= is now {new}= (one meaning per name); {old}= still works for now", file=sys.stderr)
+    return cfg[old]

@@ -2,8 +2,8 @@
 
     gan-zoo-generate ckpt=checkpoints/<name>/<run>/last.ckpt num=64 out=samples.png
     gan-zoo-generate ckpt=... num=50000 out=fid_images/                   # one PNG per image, for other tools
-    gan-zoo-generate pretrained=pytorch_gan_zoo:celebAHQ-512 interpolate=true steps=10 out=morph.png
-    gan-zoo-generate ckpt=... interpolate=true format=gif steps=30 out=morph.gif
+    gan-zoo-generate pretrained=pytorch_gan_zoo:celebAHQ-512 interpolate=true frames=10 out=morph.png
+    gan-zoo-generate ckpt=... interpolate=true format=gif frames=30 out=morph.gif
     gan-zoo-generate ckpt=... interpolate=true latents=proj/latents.pt out=between.png   # between projections
     gan-zoo-generate ckpt=<a StyleGAN run>/last.ckpt psi=0.7 out=truncated.png    # the truncation trick
 """
@@ -68,15 +68,15 @@ def generate(cfg: DictConfig) -> Path:
         kwargs["psi"] = cfg.psi
     if cfg.interpolate:  # each row morphs from one latent to another
         a, b = _endpoints(cfg, generator, space)
-        latents = interpolate(a, b, torch.linspace(0, 1, cfg.steps), cfg.method)  # [rows, steps, ...]
+        frames = cli.renamed(cfg, "steps", "frames")
+        latents = interpolate(a, b, torch.linspace(0, 1, frames), cfg.method)  # [rows, frames, ...]
         images = torch.cat([render(generator, chunk.to(device), space, psi=cfg.psi).float().cpu()
                             for chunk in latents.flatten(0, 1).split(cfg.batch_size)])
-        frames = images.unflatten(0, (len(latents), cfg.steps))  # [rows, steps, C, H, W]
         if fmt in ("gif", "mp4"):
-            return save_animation(frames, out, fmt, cfg.fps)
+            return save_animation(images.unflatten(0, (len(latents), frames)), out, fmt, cfg.fps)  # [rows, frames, C, H, W]
         if fmt == "folder":
             return save_folder(images, out)
-        return save_grid(images, out, nrow=cfg.steps)
+        return save_grid(images, out, nrow=frames)
     if cfg.latents:
         raise UserError("latents=... is read by interpolate=true; to see projections, look at projection.png")
     if fmt == "folder":  # many images, in batches: never all in memory

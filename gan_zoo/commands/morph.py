@@ -16,7 +16,8 @@ from gan_zoo.latent.spaces import check_space
 
 
 def run(cfg: DictConfig) -> dict:
-    steps = OmegaConf.to_container(cfg.steps) if OmegaConf.is_list(cfg.steps) else [cfg.steps]
+    t = cli.renamed(cfg, "steps", "t")
+    t = OmegaConf.to_container(t) if OmegaConf.is_list(t) else [t]
     loaded = load_generator(cfg.ckpt, cfg.pretrained, cli.pick_device(cfg.device))
     out = cli.check_output(cfg.out, cfg.overwrite, "morph.json", own=run_folders(loaded))
     check_space(loaded.generator, cfg.space)
@@ -24,7 +25,7 @@ def run(cfg: DictConfig) -> dict:
     projector = Projector(space=cfg.space, distance=instantiate(cfg.distance), **cfg.projection)
     if cfg.media_pairs < 0:
         raise UserError(f"media_pairs={cfg.media_pairs}: must be >= 0")
-    summary = morph(loaded, cfg.start, cfg.end, out, projector, cfg.middle, cfg.pairing, steps, cfg.method,
+    summary = morph(loaded, cfg.start, cfg.end, out, projector, cfg.middle, cfg.pairing, t, cfg.method,
                     cfg.features, cfg.media_pairs, cfg.gif_frames)
     reference = "middle" if cfg.middle else "start"
     fids = ", ".join(f"t={r['t']:g}: {r['fid']:.3g}" for r in summary["distances"]

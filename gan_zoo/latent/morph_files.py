@@ -38,7 +38,7 @@ def write_morph(out: Path, ts: list, pairs, images: torch.Tensor, frames: torch.
         writer.writeheader()
         writer.writerows({**r, "t": "" if r["t"] is None else r["t"]} for r in rows)
     summary = {
-        "steps": ts,
+        "t": ts,
         "pairs": [[str(start_files[i]), str(end_files[j])] for i, j in zip(pairs.start, pairs.end)],
         "features": getattr(extractor, "name", type(extractor).__name__),
         "sizes": {name: len(x) for name, x in real.items()} | {"generated_per_t": len(images)},
