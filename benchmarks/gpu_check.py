@@ -66,26 +66,28 @@ def features(device: str, inception_weights: str | None) -> list[str]:
         extractor = build().eval()
         on_cpu = extract_features(extractor, images, device="cpu")
         on_device = extract_features(extractor, images, device=device)
-        rows.append(f"| {name} | {on_cpu.shape[1]} | {(on_cpu - on_device).abs().max():.2e} | {on_cpu.abs().max():.2e} |")
+        difference, peak = (on_cpu - on_device).abs().max(), on_cpu.abs().max()
+        rows.append(f"| {name} | {on_cpu.shape[1]} | {difference:.2e} | {peak:.2e} |")
     if len(extractors) == 1:
         rows.append("| InceptionV3 | | skipped: no weights file (--inception-weights) | |")
     return rows
 
 
 def train(args: list[str], cwd: str, accelerator: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "gan_zoo.commands.train", *args, f"trainer.accelerator={accelerator}",
-                             "trainer.deterministic=true", "metrics=none", f"paths.experiments={cwd}/experiments",
-                             f"paths.checkpoints={cwd}/checkpoints", f"paths.cache={cwd}/cache"],
-                            cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore",
-                                                                        "CUBLAS_WORKSPACE_CONFIG": ":4096:8"})
+    command = [sys.executable, "-m", "gan_zoo.commands.train", *args, f"trainer.accelerator={accelerator}",
+               "trainer.deterministic=true", "metrics=none", f"paths.experiments={cwd}/experiments",
+               f"paths.checkpoints={cwd}/checkpoints", f"paths.cache={cwd}/cache"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}  # deterministic cuBLAS
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output")
 
 
 def exact_resume(device: str, smoke: bool) -> list[str]:
     accelerator = "gpu" if device == "cuda" else "cpu"
-    size = ["data.resolution=16", "data.batch_size=16", "trainer.limit_train_batches=4", "model.generator.width=8",
-            "model.discriminator.width=8", "model.generator.latent_dim=16"] if smoke else ["trainer.limit_train_batches=20"]
+    tiny = ["data.resolution=16", "data.batch_size=16", "trainer.limit_train_batches=4", "model.generator.width=8",
+            "model.discriminator.width=8", "model.generator.latent_dim=16"]
+    size = tiny if smoke else ["trainer.limit_train_batches=20"]
     with tempfile.TemporaryDirectory() as tmp:
         try:
             train([*size, "name=straight", "trainer.max_epochs=2"], tmp, accelerator)
@@ -97,8 +99,8 @@ def exact_resume(device: str, smoke: bool) -> list[str]:
         states = [torch.load(next(Path(tmp, "checkpoints", name).glob("*/last.ckpt")), weights_only=True)["state_dict"]
                   for name in ("straight", "resumed")]
     differing = [k for k in states[0] if not torch.equal(states[0][k], states[1][k])]
-    return [f"exact resume (DCGAN, {device}, deterministic): "
-            + ("every weight and buffer equal" if not differing else f"{len(differing)} tensors differ, e.g. {differing[0]}")]
+    verdict = f"{len(differing)} tensors differ, e.g. {differing[0]}" if differing else "every weight and buffer equal"
+    return [f"exact resume (DCGAN, {device}, deterministic): {verdict}"]
 
 
 def ddp(device: str) -> list[str]:

@@ -44,8 +44,9 @@ def plain_loop(folder: str, resolution: int, batch: int) -> None:
     class Folder(Dataset):
         def __init__(self):
             self.files = sorted(Path(folder).glob("*.png"))
-            self.transform = v2.Compose([v2.PILToTensor(), v2.Resize(resolution, antialias=True), v2.CenterCrop(resolution),
-                                         v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)])
+            self.transform = v2.Compose([v2.PILToTensor(), v2.Resize(resolution, antialias=True),
+                                         v2.CenterCrop(resolution), v2.ToDtype(torch.float32, scale=True),
+                                         v2.Normalize([0.5] * 3, [0.5] * 3)])
 
         def __len__(self):
             return len(self.files)
@@ -103,7 +104,8 @@ def main():
         plain = measure([sys.executable, __file__, "--plain", str(folder), "--resolution", str(args.resolution),
                          "--batch", str(args.batch)], tmp)
         ours = measure([sys.executable, "-m", "gan_zoo.commands.train", "data=image_folder",
-                        f"data.dataset.root={folder}", f"data.resolution={args.resolution}", f"data.batch_size={args.batch}",
+                        f"data.dataset.root={folder}", f"data.resolution={args.resolution}",
+                        f"data.batch_size={args.batch}",
                         "trainer.max_epochs=1", "metrics=none", f"paths.experiments={tmp}/experiments",
                         f"paths.checkpoints={tmp}/checkpoints", f"paths.cache={tmp}/cache"], tmp)
     print(f"{args.images} PNGs {args.resolution}x{args.resolution} RGB, DCGAN width 64, batch {args.batch}, fp32, "

@@ -94,13 +94,15 @@ def main():
                     phases[key] = timer.breakdown(args.steps) if args.phases else {}
     ratio = len(args.precisions) == 2
     print("| model | resolution | " + " | ".join(f"{p} img/s" for p in args.precisions)
-          + (f" | {args.precisions[1]} / {args.precisions[0]}" if ratio else "") + f" | warm-up s ({args.warmup} batches) |")
+          + (f" | {args.precisions[1]} / {args.precisions[0]}" if ratio else "")
+          + f" | warm-up s ({args.warmup} batches) |")
     print("|---|---|" + "---|" * (len(args.precisions) + ratio + 1))
     for name, _ in models(args.resolutions[0], args.channels):
         for resolution in args.resolutions:
             medians = [statistics.median(rates[(name, resolution, p)]) for p in args.precisions]
             cells = " | ".join(f"{m:.1f}" for m in medians) + (f" | {medians[1] / medians[0]:.2f}x" if ratio else "")
-            cells += " | " + " / ".join(f"{statistics.median(warmups[(name, resolution, p)]):.1f}" for p in args.precisions)
+            warmup = [statistics.median(warmups[(name, resolution, p)]) for p in args.precisions]
+            cells += " | " + " / ".join(f"{w:.1f}" for w in warmup)
             print(f"| {name} | {resolution}x{resolution} | {cells} |", flush=True)
     if args.phases:
         print_phases(phases)

@@ -132,11 +132,13 @@ def test_a_collapsed_seed_is_flagged_and_the_table_shows_median_range_and_every_
     assert collapsed([16.1, 15.8, 30.0]) == [False, False, False]  # under twice the median
     assert collapsed([16.1, 120.0]) == [False, False]  # two seeds: no odd one out
     row = {"variant": "experiment=compare/pggan", "seeds": 3, "fid_median": 16.1, "fid_min": 15.8, "fid_max": 120.0,
-           "fid_per_seed": [16.1, 15.8, 120.0], "collapsed": [False, False, True], "fid_low95": 3.9, "fid_high95": 490.0,
+           "fid_per_seed": [16.1, 15.8, 120.0], "collapsed": [False, False, True], "fid_low95": 3.9,
+           "fid_high95": 490.0,
            "fid_raw_median": 12.5, "best_fid_mean": 15.0, "best_fid_min": 14.0, "kimg": 15.0, "minutes": 2.0,
            "images_per_sec": 100.0, "g_params": 1e6, "d_params": 1e6, "peak_memory_gib": 1.0}
     table = markdown([row], {"extractor": "fmnist_cnn"}, [])
-    assert "| experiment=compare/pggan | 3 | 16.10 (15.80 .. 120.00) | 16.1, 15.8, 120.0* | 3.90 .. 490.00 | 12.50 |" in table
+    assert ("| experiment=compare/pggan | 3 | 16.10 (15.80 .. 120.00) | 16.1, 15.8, 120.0* | 3.90 .. 490.00 | 12.50 |"
+            in table)
     assert "FID raw G" in table and "-40" not in table
 
 

@@ -68,7 +68,8 @@ def test_morph_from_trousers_to_bags_against_dresses(run, tmp_path):
 
     # the projections are reused: the same pairs and the same generated sets without projecting again
     again = run_cli([f"ckpt={ckpt}", f"start={out / 'start' / 'latents.pt'}", f"end={out / 'end' / 'latents.pt'}",
-                     f"out={tmp_path / 'again'}", "t=[0,0.5,1]", "media_pairs=0"], cwd=tmp_path, module="gan_zoo.commands.morph")
+                     f"out={tmp_path / 'again'}", "t=[0,0.5,1]", "media_pairs=0"], cwd=tmp_path,
+                    module="gan_zoo.commands.morph")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "projecting" not in again.stderr
     assert (tmp_path / "again" / "t_0.50" / "000000.png").read_bytes() == (out / "t_0.50" / "000000.png").read_bytes()

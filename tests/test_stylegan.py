@@ -87,7 +87,8 @@ def test_both_resamplings_have_the_same_parameters(resample):
 def test_the_automatic_choice_is_non_fused_for_batches_and_fused_on_request(monkeypatch):
     calls = []
     real_conv2d = torch.nn.functional.conv2d
-    monkeypatch.setattr(torch.nn.functional, "conv2d", lambda *a, **k: calls.append(k.get("groups", 1)) or real_conv2d(*a, **k))
+    monkeypatch.setattr(torch.nn.functional, "conv2d",
+                        lambda *a, **k: calls.append(k.get("groups", 1)) or real_conv2d(*a, **k))
     conv = ModulatedConv2d(3, 2, 3, w_dim=4)
     conv(torch.randn(5, 3, 4, 4), torch.randn(5, 4))
     assert calls == [1]  # a batch of 5: one ordinary convolution with the shared weight

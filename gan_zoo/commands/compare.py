@@ -195,7 +195,8 @@ def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
         lines.append(
             f"| {r['variant']} | {r['seeds']} | {r['fid_median']:.2f} ({r['fid_min']:.2f} .. {r['fid_max']:.2f}) | "
             f"{seeds} | {interval} | " + (f"{_f(r.get('fid_raw_median'))} | " if raw else "")
-            + f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | " + " | ".join(pm(m) for m in TABLE_METRICS) + " | "
+            + f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | "
+            + " | ".join(pm(m) for m in TABLE_METRICS) + " | "
             f"{r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
             f"{r['g_params'] / 1e6:.2f} M | {r['d_params'] / 1e6:.2f} M | {_f(r['peak_memory_gib'])} |")
     others = [r for r in runs if r.status != "done"]

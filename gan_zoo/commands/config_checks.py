@@ -12,7 +12,8 @@ from omegaconf.errors import OmegaConfBaseException
 from gan_zoo.errors import UserError
 from gan_zoo.runs.resume import parse_duration
 
-PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64",
+              "transformer-engine")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
 
 

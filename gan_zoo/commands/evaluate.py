@@ -57,12 +57,13 @@ def evaluate(cfg: DictConfig) -> dict:
 
 def _check(cfg: DictConfig) -> None:
     if cfg.memorization_space not in ("run", "pixels"):
-        raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or pixels")
+        raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or "
+                        "pixels")
     if cfg.generator not in ("ema", "raw"):
         raise UserError(f"generator={cfg.generator!r}: choose ema (the averaged generator) or raw (the trained one)")
     if not cfg.ckpt and not cfg.images:
-        raise UserError("ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the command "
-                        "(or images=<folder> to score a folder of images)")
+        raise UserError("ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the "
+                        "command (or images=<folder> to score a folder of images)")
     if cfg.images and cfg.memorization:
         raise UserError("memorization=true checks a checkpoint's generator: drop images= (or memorization=true)")
     if not cfg.ckpt and (cfg.get("data") is None or cfg.get("metrics") is None):

@@ -73,7 +73,7 @@ def generate(cfg: DictConfig) -> Path:
         images = torch.cat([render(generator, chunk.to(device), space, psi=cfg.psi).float().cpu()
                             for chunk in latents.flatten(0, 1).split(cfg.batch_size)])
         if fmt in ("gif", "mp4"):
-            return save_animation(images.unflatten(0, (len(latents), frames)), out, fmt, cfg.fps)  # [rows, frames, C, H, W]
+            return save_animation(images.unflatten(0, (len(latents), frames)), out, fmt, cfg.fps)  # [rows, frames, ...]
         if fmt == "folder":
             return save_folder(images, out)
         return save_grid(images, out, nrow=frames)

@@ -144,7 +144,7 @@ def _build(cfg: DictConfig, paths):
     loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(config)
-    # budget.max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (which ends the epoch early)
+    # budget.max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (ends the epoch early)
     # use_distributed_sampler=False: the data module's sampler shards itself (exact mid-epoch resume under DDP)
     trainer = instantiate(trainer_cfg, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
                           use_distributed_sampler=False, **trainer_overrides)

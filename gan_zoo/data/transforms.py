@@ -33,7 +33,8 @@ class ToMode:
 
 def decode_transform(resolution: int, channels: int) -> v2.Compose:
     """PIL image -> uint8 [C, R, R]: the short side resized to `resolution`, center-cropped to a square."""
-    return v2.Compose([ToMode(channels), v2.PILToTensor(), v2.Resize(resolution, antialias=True), v2.CenterCrop(resolution)])
+    return v2.Compose([ToMode(channels), v2.PILToTensor(), v2.Resize(resolution, antialias=True),
+                       v2.CenterCrop(resolution)])
 
 
 def to_unit_range(channels: int) -> v2.Compose:

@@ -106,5 +106,6 @@ class MetricsCallback(L.Callback):
         )
         if trainer.world_size > 1:  # [world, n, D] -> [world * n, D]; the shares are equal-sized chunks
             features = pl_module.all_gather(features.to(pl_module.device)).flatten(0, 1).cpu()
-            logits = pl_module.all_gather(logits.to(pl_module.device)).flatten(0, 1).cpu() if logits is not None else None
+            if logits is not None:
+                logits = pl_module.all_gather(logits.to(pl_module.device)).flatten(0, 1).cpu()
         return self.evaluator.compute(self.real, features, logits) if trainer.is_global_zero else None
