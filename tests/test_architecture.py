@@ -102,6 +102,22 @@ def test_the_top_level_is_small_and_every_folder_says_what_lives_there():
         assert doc and len(doc) > 120 and "import" in doc.lower(), f"{folder.name}/__init__.py needs its paragraph"
 
 
+def test_every_command_is_made_the_same_way():
+    """One command pattern: each console command is `cli.command(<its config>, <its body>)`; only cli.py holds a
+    @hydra.main."""
+    for path in (PACKAGE / "commands").glob("*.py"):
+        source = path.read_text()
+        if path.name != "cli.py":
+            assert "hydra.main" not in source, f"{path.name}: use cli.command"
+    scripts = [line.split("=")[1].strip().strip('"') for line in (PACKAGE.parent / "pyproject.toml").read_text().splitlines()
+               if line.startswith("gan-zoo-")]
+    for target in scripts:
+        module, name = target.split(":")
+        source = (PACKAGE.parent / (module.replace(".", "/") + ".py")).read_text()
+        made = f"{name} = cli.command(" in source or "_command = cli.command(" in source  # compare: positional folders
+        assert made, f"{target} is not made by cli.command"
+
+
 # tests/data/dcgan_before_the_move.ckpt: written by gan-zoo-train before the package moved into folders, with
 OLD_RUN = ["data.resolution=16", "data.batch_size=16", "model.module.num_samples=16", "trainer.limit_train_batches=3",
            "trainer.enable_model_summary=false", "model.generator.width=8", "model.generator.latent_dim=16",

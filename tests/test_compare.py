@@ -105,9 +105,9 @@ def test_compare_bad_input_is_one_line(tmp_path, capsys):
 
 
 def test_the_training_entry_returns_the_best_fid_for_optimising_sweepers(tmp_path):
-    from gan_zoo.commands.train import _main
+    from gan_zoo.commands.train import main
 
-    value = _main(compose_config(tmp_path, [*METRICS, "trainer.max_epochs=2", f"paths.cache={tmp_path}/cache"]))
+    value = main.job(compose_config(tmp_path, [*METRICS, "trainer.max_epochs=2", f"paths.cache={tmp_path}/cache"]))
     records = [json.loads(line) for line in next((tmp_path / "experiments").rglob("metrics.jsonl")).open()]
     assert value == min(r["metrics"]["fid"] for r in records) and len(records) == 2
 

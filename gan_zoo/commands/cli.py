@@ -182,17 +182,21 @@ def check_output(out, overwrite: bool, marker: str | None = None, own=()) -> Pat
     return path
 
 
-def command(config_name: str, body):
+def command(config_name: str, body, on_error=None):
     """The console entry of a command whose config is conf/<config_name>.yaml and whose work is body(cfg):
-    Hydra's command line, and bad input as one line (exit 2)."""
+    Hydra's command line, and bad input as one line (exit 2), after on_error() (e.g. removing a folder the failed
+    start made). body's result is the job's return value (Hydra's optimising sweepers read it)."""
     import hydra
 
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
-    def _main(cfg) -> None:
-        with report_user_error():
-            body(cfg)
+    def _main(cfg):
+        console.quiet()  # again here: a launcher's job process (joblib, submitit) starts in this function
+        with report_user_error(on_error):
+            return body(cfg)
 
-    return lambda: run(_main)
+    entry = lambda: run(_main)  # noqa: E731
+    entry.job = _main  # what Hydra runs per job (called with a composed config, it runs that config)
+    return entry
 
 
 def renamed(cfg, old: str, new: str):

@@ -6,15 +6,14 @@ import logging
 import sys
 from pathlib import Path
 
-import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_zoo.commands import cli, console
-from gan_zoo.commands.cli import CONFIG_DIR, report_user_error
+from gan_zoo.commands import cli
+from gan_zoo.commands.cli import CONFIG_DIR
 from gan_zoo.commands.config_checks import auto_precision, check_train_config, precision_advice, unread_additions
 from gan_zoo.errors import UserError
 from gan_zoo.runs.callbacks import LogEveryEpoch, StoreConfig
@@ -137,11 +136,11 @@ def _build(cfg: DictConfig, paths):
             int(module.images_seen), len(datamodule.dataset), module.generator.max_level, datamodule.batch_size)
         trainer_overrides["reload_dataloaders_every_n_epochs"] = 1
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
-    callbacks = [instantiate(c) for c in [*(cfg.metrics or {}).values(), *(cfg.callbacks or {}).values()]]
+    callbacks = [instantiate(c) for c in [*(cfg.get("metrics") or {}).values(), *(cfg.get("callbacks") or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.budget.max_time), LogEveryEpoch()]
     if cfg.budget.max_kimg:
         callbacks.append(KimgBudget(cfg.budget.max_kimg))
-    loggers = [instantiate(lg) for lg in (cfg.logger or {}).values()]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values()]
     for logger in loggers:
         logger.log_hyperparams(config)
     # budget.max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (ends the epoch early)
@@ -169,23 +168,19 @@ def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:
     return run_summary(paths.run_dir, best, trainer.current_epoch, int(module.images_seen) / 1000, command)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def _main(cfg: DictConfig) -> float | None:
+def _run(cfg: DictConfig) -> float | None:
     """Returns the run's best FID: Hydra's optimising sweepers (Optuna, Ax, Nevergrad) minimise it."""
-    console.quiet()  # again here: a launcher's job process (joblib, submitit) starts in this function
-    launch_dir = HydraConfig.get().runtime.output_dir
-    with report_user_error(on_error=lambda: discard_launch_dir(launch_dir)):  # a failed start leaves no folder
-        try:
-            trainer = train(cfg)
-            return best_fid(Path(trainer.default_root_dir)) if trainer.is_global_zero else None
-        except StopTraining as stop:
-            if rank_zero_only.rank == 0:
-                print(f"gan-zoo: {stop}", file=sys.stderr)
-            sys.exit(stop.exit_code)
+    try:
+        trainer = train(cfg)
+        return best_fid(Path(trainer.default_root_dir)) if trainer.is_global_zero else None
+    except StopTraining as stop:
+        if rank_zero_only.rank == 0:
+            print(f"gan-zoo: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_code)
 
 
-def main() -> None:
-    cli.run(_main)
+# a failed start leaves no folder
+main = cli.command("train", _run, on_error=lambda: discard_launch_dir(HydraConfig.get().runtime.output_dir))
 
 
 if __name__ == "__main__":
