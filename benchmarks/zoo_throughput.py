@@ -6,6 +6,7 @@ its final level. Printed as one table.
     python benchmarks/zoo_throughput.py
     python benchmarks/zoo_throughput.py --resolutions 32 --precisions 32-true bf16-mixed --rounds 3
     python benchmarks/zoo_throughput.py --resolutions 32 --channels 1 --phases   # where a batch's time goes
+    python benchmarks/zoo_throughput.py --resolutions 32 --channels 1 --precisions 32-true auto --before --rounds 3
 
 `--precisions auto` is what `trainer.precision=auto` picks on this machine (bf16-mixed with bf16 arithmetic).
 """
@@ -29,8 +30,23 @@ def adam(lr, betas):
     return lambda params: torch.optim.Adam(params, lr=lr, betas=betas)
 
 
-def models(resolution: int, channels: int, conv_clamp: float | None = None):
-    """(name, builder) of each model at the embedded presets' widths; `conv_clamp` for StyleGAN in 16-mixed."""
+def stylegan_module(resolution: int, channels: int, conv_clamp=None, resample="fir", fused=None, channels_last=True):
+    """StyleGAN at the embedded preset's widths with its loss (R1 every 16, path length every 4); the defaults are
+    the model's training paths, resample="bilinear", fused=True, channels_last=False the ones before 2026-11."""
+    generator = stylegan.Generator(resolution, channels, 128, 128, 4, fmap_base=2048, fmap_max=128,
+                                   conv_clamp=conv_clamp, resample=resample)
+    for module in generator.modules():
+        if isinstance(module, stylegan.ModulatedConv2d):
+            module.fused = fused
+    return GANModule(generator, stylegan.Discriminator(resolution, channels, fmap_base=2048, fmap_max=128,
+                                                       resample=resample),
+                     NonSaturating(), adam(2.5e-3, (0.0, 0.99)), adam(2.5e-3, (0.0, 0.99)), {"r1": R1(10.0, 16)},
+                     {"pl": PathLength()}, channels_last=channels_last)
+
+
+def models(resolution: int, channels: int, conv_clamp: float | None = None, before: bool = False):
+    """(name, builder) of each model at the embedded presets' widths; `conv_clamp` for StyleGAN in 16-mixed;
+    `before`: also StyleGAN as it trained before 2026-11, for the ratio in the same run."""
     yield "DCGAN (width 64)", lambda: GANModule(
         dcgan.Generator(resolution, channels), dcgan.Discriminator(resolution, channels), NonSaturating(),
         adam(2e-4, (0.5, 0.999)), adam(2e-4, (0.5, 0.999)))
@@ -39,11 +55,10 @@ def models(resolution: int, channels: int, conv_clamp: float | None = None):
         progan.Discriminator(resolution, channels, fmap_base=1024, fmap_max=64), Wasserstein(),
         adam(1e-3, (0.0, 0.99)), adam(1e-3, (0.0, 0.99)), {"gp": GradientPenalty(), "drift": Drift()},
         schedule=ProgressiveGrowing(images_per_stable=10**12, start_level=progan._levels(resolution)))
-    yield "StyleGAN (R1 + path length)", lambda: GANModule(
-        stylegan.Generator(resolution, channels, 128, 128, 4, fmap_base=2048, fmap_max=128, conv_clamp=conv_clamp),
-        stylegan.Discriminator(resolution, channels, fmap_base=2048, fmap_max=128), NonSaturating(),
-        adam(2.5e-3, (0.0, 0.99)), adam(2.5e-3, (0.0, 0.99)), {"r1": R1(10.0, 16)}, {"pl": PathLength()},
-        channels_last=True)
+    yield "StyleGAN (R1 + path length)", lambda: stylegan_module(resolution, channels, conv_clamp)
+    if before:
+        yield "StyleGAN before 2026-11 (fused, bilinear, NCHW)", lambda: stylegan_module(
+            resolution, channels, conv_clamp, resample="bilinear", fused=True, channels_last=False)
 
 
 def cpu_features() -> str:
@@ -66,6 +81,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=1, help="measurements of each, alternated; the median is shown")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--compile", action="store_true", help="torch.compile G and D, as trainer.compile=true does")
+    parser.add_argument("--before", action="store_true", help="also StyleGAN as it trained before 2026-11")
     parser.add_argument("--phases", action="store_true", help="also print ms per batch of each phase (last round)")
     args = parser.parse_args()
     accelerator = "gpu" if args.device == "cuda" else "cpu"
@@ -80,7 +96,7 @@ def main():
         loader = DataLoader(TensorDataset(torch.rand(n, args.channels, resolution, resolution) * 2 - 1),
                             batch_size=args.batch, drop_last=True)
         for _ in range(args.rounds):
-            for name, build in models(resolution, args.channels):
+            for name, build in models(resolution, args.channels, before=args.before):
                 for precision in args.precisions:
                     torch.manual_seed(0)
                     key = (name, resolution, precision)
@@ -97,15 +113,31 @@ def main():
           + (f" | {args.precisions[1]} / {args.precisions[0]}" if ratio else "")
           + f" | warm-up s ({args.warmup} batches) |")
     print("|---|---|" + "---|" * (len(args.precisions) + ratio + 1))
-    for name, _ in models(args.resolutions[0], args.channels):
+    for name, _ in models(args.resolutions[0], args.channels, before=args.before):
         for resolution in args.resolutions:
             medians = [statistics.median(rates[(name, resolution, p)]) for p in args.precisions]
             cells = " | ".join(f"{m:.1f}" for m in medians) + (f" | {medians[1] / medians[0]:.2f}x" if ratio else "")
             warmup = [statistics.median(warmups[(name, resolution, p)]) for p in args.precisions]
             cells += " | " + " / ".join(f"{w:.1f}" for w in warmup)
             print(f"| {name} | {resolution}x{resolution} | {cells} |", flush=True)
+    print_ratios(rates, args.resolutions, args.precisions)
     if args.phases:
         print_phases(phases)
+
+
+def print_ratios(rates: dict, resolutions, precisions) -> None:
+    """The ratios the speed targets are stated in, from this run's medians."""
+    median = {key: statistics.median(values) for key, values in rates.items()}
+    style, before, dc, pg = ("StyleGAN (R1 + path length)", "StyleGAN before 2026-11 (fused, bilinear, NCHW)",
+                             "DCGAN (width 64)", "PGGAN (final level)")
+    for resolution in resolutions:
+        for p in precisions:
+            parts = [f"StyleGAN / DCGAN {median[(style, resolution, p)] / median[(dc, resolution, p)]:.3f}",
+                     f"PGGAN / DCGAN {median[(pg, resolution, p)] / median[(dc, resolution, p)]:.3f}"]
+            if (before, resolution, precisions[0]) in median:
+                parts.append(f"StyleGAN / StyleGAN before in {precisions[0]} "
+                             f"{median[(style, resolution, p)] / median[(before, resolution, precisions[0])]:.2f}x")
+            print(f"{resolution}x{resolution} {p}: " + ", ".join(parts))
 
 
 def print_phases(phases: dict) -> None:
