@@ -12,7 +12,7 @@ BAD_OVERRIDES = [  # (overrides, what the one line must say)
     (["data.resolution=24"], "DCGAN needs a power-of-two resolution >= 8, got 24"),
     (["data.channels=2"], "data.channels=2 is not valid: give 1 (grayscale) or 3 (RGB)"),
     (["budget.max_time=banana"], "budget.max_time='banana' is not valid: give a duration such as 11h30m"),
-    (["trainer.precision=bf17"], "trainer.precision='bf17' is not valid: give one of 32-true"),
+    (["trainer.precision=bf17"], "trainer.precision='bf17' is not valid: give one of auto, 32-true"),
     (["trainer.limit_train_batches=0"], "trainer.limit_train_batches=0 is not valid"),
     (["model.module.g_optimizer.lr=-1"], "model.module.g_optimizer.lr=-1 is not valid: give a number > 0"),
     (["data=image_folder"], "data.dataset.root is required and was not given: add data.dataset.root=/path/to/images"),

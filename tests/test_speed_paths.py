@@ -6,7 +6,7 @@ import torch
 
 from gan_zoo.commands import config_checks
 from gan_zoo.commands.train import train
-from tests.helpers import BASE, compose_config
+from tests.helpers import BASE, TINY, compose_config
 from tests.test_stylegan import STYLEGAN_TINY
 
 
@@ -34,13 +34,13 @@ def test_a_run_with_precision_auto_records_what_ran(tmp_path, monkeypatch, cpu_b
     assert stored["gan_zoo_config"]["trainer"]["precision"] == expected
 
 
-def test_compiled_stylegan_trains_with_lazy_regularizers_and_saves_plain_keys(tmp_path):
-    trainer = train(compose_config(tmp_path, [*BASE, *STYLEGAN_TINY, "trainer.compile=true",
-                                              "trainer.limit_train_batches=3"]))
+def test_compiled_networks_train_with_a_lazy_second_order_regularizer_and_save_plain_keys(tmp_path):
+    trainer = train(compose_config(tmp_path, [*TINY, "trainer.compile=true", "loss=nonsaturating_r1",
+                                              "loss.regularizers.r1.interval=2", "trainer.limit_train_batches=3"]))
     module = trainer.lightning_module
     assert module.generator._compiled_call_impl is not None  # compiled in place
     assert int(module.d_steps) == 3  # R1 due at steps 0 and 2 (eager), not at step 1 (compiled)
-    stored = torch.load(tmp_path / "checkpoints" / "stylegan_embedded" / "run" / "last.ckpt", weights_only=True)
+    stored = torch.load(tmp_path / "checkpoints" / "dcgan_embedded" / "run" / "last.ckpt", weights_only=True)
     assert not any("_orig_mod" in k for k in stored["state_dict"])
     assert all(torch.isfinite(v).all() for v in stored["state_dict"].values() if v.is_floating_point())
 
