@@ -30,9 +30,10 @@ def adam(lr, betas):
     return lambda params: torch.optim.Adam(params, lr=lr, betas=betas)
 
 
-def stylegan_module(resolution: int, channels: int, conv_clamp=None, resample="fir", fused=None, channels_last=True):
+def stylegan_module(resolution: int, channels: int, conv_clamp=None, resample="bilinear", fused=None,
+                    channels_last=True):
     """StyleGAN at the embedded preset's widths with its loss (R1 every 16, path length every 4); the defaults are
-    the model's training paths, resample="bilinear", fused=True, channels_last=False the ones before 2026-11."""
+    the model's training paths (fused=True, channels_last=False: before 2026-11; resample="fir": StyleGAN2's)."""
     generator = stylegan.Generator(resolution, channels, 128, 128, 4, fmap_base=2048, fmap_max=128,
                                    conv_clamp=conv_clamp, resample=resample)
     for module in generator.modules():
@@ -56,6 +57,7 @@ def models(resolution: int, channels: int, conv_clamp: float | None = None, befo
         adam(1e-3, (0.0, 0.99)), adam(1e-3, (0.0, 0.99)), {"gp": GradientPenalty(), "drift": Drift()},
         schedule=ProgressiveGrowing(images_per_stable=10**12, start_level=progan._levels(resolution)))
     yield "StyleGAN (R1 + path length)", lambda: stylegan_module(resolution, channels, conv_clamp)
+    yield "StyleGAN, resample=fir", lambda: stylegan_module(resolution, channels, conv_clamp, resample="fir")
     if before:
         yield "StyleGAN before 2026-11 (fused, bilinear, NCHW)", lambda: stylegan_module(
             resolution, channels, conv_clamp, resample="bilinear", fused=True, channels_last=False)

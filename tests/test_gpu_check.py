@@ -12,7 +12,7 @@ def test_gpu_check_smoke_on_cpu(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     report = out.read_text()
     speed_rows = [line for line in report.splitlines() if line.startswith("| ") and " | 16 | " in line]
-    assert len(speed_rows) == 6  # 3 models x (32-true, bf16-mixed)
+    assert len(speed_rows) == 8  # DCGAN, PGGAN, StyleGAN, StyleGAN with fir x (32-true, bf16-mixed)
     assert all(float(row.split("|")[5]) > 0 for row in speed_rows)  # img/s measured, no failed combination
     assert "| Fashion-MNIST CNN | 128 | 0.00e+00 |" in report  # CPU against itself: identical features
     assert "every weight and buffer equal" in report
