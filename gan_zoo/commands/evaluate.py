@@ -82,13 +82,8 @@ def folder_features(folder: str, evaluator, datamodule, device) -> tuple:
         print(f"gan-zoo: warning: '{folder}' has {len(images)} images, fewer than the protocol's num_fake="
               f"{evaluator.num_fake}: all are scored (FID is biased upwards at smaller N; compare at equal N)",
               file=sys.stderr)
-    features, logits = [], []
-    for idx in chosen.sort().values.split(evaluator.batch_size):
-        f, lg = evaluator._extract(torch.stack([images[int(i)][0] for i in idx]), device)
-        features.append(f)
-        logits.append(lg)
-    logits = torch.cat(logits) if logits[0] is not None else None
-    return torch.cat(features), logits, {"images": str(Path(folder).expanduser().resolve()), "num_images": len(images)}
+    features, logits = evaluator.dataset_features(images, chosen.sort().values, device)
+    return features, logits, {"images": str(Path(folder).expanduser().resolve()), "num_images": len(images)}
 
 
 def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device) -> dict:

@@ -96,17 +96,22 @@ class Evaluator:
             if path.is_file() and (cached := self._cached(path, key, n)) is not None:
                 return cached
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.seed))[:n]
-        chunks = []
-        for idx in order.split(self.batch_size):
-            images = torch.stack([dataset[int(i)][0] for i in idx])  # [B, C, H, W] in [-1, 1]
-            chunks.append(self._extract(images, device)[0])
-        features = torch.cat(chunks)
+        features = self.dataset_features(dataset, order, device)[0]
         if path is not None:
             try:  # atomic: a concurrent reader sees the old file or the whole new one
                 save({"features": features, "key": key, "sha256": _digest(features)}, path, "real-feature cache")
             except UserError as e:  # a cache that cannot be written is not worth stopping for
                 log.warning(str(e))
         return features
+
+    def dataset_features(self, dataset, indices: torch.Tensor, device="cpu") -> tuple:
+        """(features, logits | None) of the images `dataset[i][0]` for i in `indices`, read in batches."""
+        features, logits = [], []
+        for idx in indices.split(self.batch_size):
+            f, lg = self._extract(torch.stack([dataset[int(i)][0] for i in idx]), device)  # [B, C, H, W] in [-1, 1]
+            features.append(f)
+            logits.append(lg)
+        return torch.cat(features), (torch.cat(logits) if logits[0] is not None else None)
 
     def _cached(self, path: Path, key: str, n: int) -> torch.Tensor | None:
         """The features in a cache file, if it is whole and made for `key`; else None, with one warning."""
