@@ -163,7 +163,9 @@ def project_folder(loaded: LoadedGenerator, images: str, projector, out: str | N
 def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, projector, out: str | None = None,
                    rows: int = 16, progress: bool = True):
     """project_folder for images already read ([N, C, R, R] in [-1, 1], and the files they came from)."""
-    bar = _progress_bar(len(targets), f"projecting into {projector.space}") if progress else None
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(targets), desc=f"projecting into {projector.space}", unit="img") if progress else None
     result = projector(loaded.generator, targets, progress=bar.update if bar else None)
     if bar:
         bar.close()
@@ -172,12 +174,6 @@ def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, 
 
         write_projection(out, result, targets, files, loaded, rows)
     return result
-
-
-def _progress_bar(total: int, description: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=description, unit="img", dynamic_ncols=True)
 
 
 def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, projector):

@@ -19,9 +19,7 @@ class EMA(AveragedModel):
         rampup: float | None = None,  # cap the half-life at rampup * images_seen early on (StyleGAN2: 0.05), None = off
     ):
         super().__init__(model, multi_avg_fn=self._lerp, use_buffers=False)
-        self.half_life_images = half_life_images
-        self.rampup = rampup
-        self.beta = 0.0
+        self.half_life_images, self.rampup, self.beta = half_life_images, rampup, 0.0
 
     def _lerp(self, ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged) -> None:
         torch._foreach_lerp_(ema_params, params, 1.0 - self.beta)  # ema <- beta * ema + (1 - beta) * p

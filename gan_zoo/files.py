@@ -36,11 +36,9 @@ def read(path, what: str = "checkpoint", hint: str = "", **kwargs):
                        if re.search(r"GLOBAL|unrecognized function|Can only create", line)), None)
         if reason is None:
             raise UserError(f"{what} '{path}' is truncated or corrupt (UnpicklingError){hint}") from e
-        raise UserError(
-            f"refusing {what} '{path}': it holds Python objects or code, not only tensors and plain values "
-            f"({reason}); nothing in it was run. Load only files from people you trust, and ask for a plain "
-            "state dict"
-        ) from e
+        raise UserError(f"refusing {what} '{path}': it holds Python objects or code, not only tensors and plain "
+                        f"values ({reason}); nothing in it was run. Load only files from people you trust, and ask "
+                        "for a plain state dict") from e
     except Exception as e:  # truncated zip, garbage bytes, a folder
         raise UserError(f"{what} '{path}' is truncated or corrupt ({type(e).__name__}){hint}") from e
 

@@ -45,19 +45,14 @@ class GANModule(L.LightningModule):
     ):
         super().__init__()
         self.automatic_optimization = False
-        self.generator = generator
-        self.discriminator = discriminator
+        self.generator, self.discriminator = generator, discriminator
         self.generator_ema = EMA(generator, ema_half_life_images, ema_rampup)
         self.generator_ema.requires_grad_(False)
-        self.objective = objective
-        self.regularizers = dict(regularizers or {})
+        self.objective, self.regularizers = objective, dict(regularizers or {})
         self.g_regularizers = nn.ModuleDict(dict(g_regularizers or {}))  # modules: their state is checkpointed
         self.augment = augment if augment is not None else nn.Identity()
-        self.schedule = schedule
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-        self.n_critic = n_critic
-        self.latent_dim = generator.latent_dim
+        self.schedule, self.g_optimizer, self.d_optimizer = schedule, g_optimizer, d_optimizer
+        self.n_critic, self.latent_dim = n_critic, generator.latent_dim
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
         self.register_buffer("g_steps", torch.zeros((), dtype=torch.long))

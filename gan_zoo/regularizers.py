@@ -35,8 +35,7 @@ class R1:
         gamma: float = 10.0,  # R1 strength gamma; the penalty is gamma/2 * E||grad||^2
         interval: int = 1,  # lazy regularization: apply every `interval` D steps (StyleGAN2 uses 16)
     ):
-        self.weight = gamma / 2
-        self.interval = interval
+        self.weight, self.interval = gamma / 2, interval
 
     def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
         return _grad_norm_sq(real_logits, real).mean()
@@ -55,9 +54,7 @@ class GradientPenalty:
         target: float = 1.0,  # the gradient norm to pull towards (1 = 1-Lipschitz)
         interval: int = 1,  # apply every `interval` D steps
     ):
-        self.weight = weight
-        self.target = target
-        self.interval = interval
+        self.weight, self.target, self.interval = weight, target, interval
 
     def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
@@ -74,13 +71,8 @@ class Drift:
     needs_real_grad = False
     second_order = False
 
-    def __init__(
-        self,
-        weight: float = 0.001,  # epsilon_drift
-        interval: int = 1,
-    ):
-        self.weight = weight
-        self.interval = interval
+    def __init__(self, weight: float = 0.001, interval: int = 1):  # weight: epsilon_drift
+        self.weight, self.interval = weight, interval
 
     def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
         return real_logits.float().square().mean()

@@ -25,9 +25,7 @@ class ProgressiveGrowing:
         learning_rates: dict | None = None,  # {resolution: lr} for both optimizers, e.g. {512: 1.5e-3, 1024: 2e-3}
         batch_sizes: dict | None = None,  # {resolution: batch size}, e.g. {256: 14, 512: 6, 1024: 3}; others: data.batch_size
     ):
-        self.images_per_fade = images_per_fade
-        self.images_per_stable = images_per_stable
-        self.start_level = start_level
+        self.images_per_fade, self.images_per_stable, self.start_level = images_per_fade, images_per_stable, start_level
         self.learning_rates = {int(k): float(v) for k, v in (learning_rates or {}).items()}
         self.batch_sizes = {int(k): int(v) for k, v in (batch_sizes or {}).items()}
 

@@ -77,15 +77,11 @@ def check_protocols(runs: list[Run]) -> dict:
 
 def _mean_std_ci(values: list[float]) -> tuple[float, float, float]:
     """Mean, standard deviation and the half-width of a 95% interval (Student's t with n - 1 degrees of freedom)."""
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std, (_t975(len(values) - 1) * std / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
-
-
-def _t975(df: int) -> float:
     from scipy.stats import t
 
-    return float(t.ppf(0.975, df))
+    mean, n = statistics.fmean(values), len(values)
+    std = statistics.stdev(values) if n > 1 else 0.0
+    return mean, std, (float(t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 else float("nan"))
 
 
 def log_interval(values: list[float]) -> tuple[float, float]:

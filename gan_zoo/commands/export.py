@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from gan_zoo.api import generate_images, load_generator, run_folders
 from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
-from gan_zoo.runs.shared_model import WEIGHTS, checkpoint_facts, describe, raw_generator, save
+from gan_zoo.runs.shared_model import WEIGHTS, checkpoint_facts, describe, save
 
 
 def push(folder: Path, repo_id: str) -> str:
@@ -41,16 +41,14 @@ def run(cfg: DictConfig) -> Path:
             import huggingface_hub  # noqa: F401  (before any work)
         except ImportError as e:
             raise UserError("push_to= needs huggingface_hub: pip install huggingface_hub (or the hub extra)") from e
-    loaded = load_generator(cfg.ckpt, cfg.pretrained)
+    if cfg.which == "raw" and cfg.pretrained and not cfg.ckpt:
+        raise UserError("which=raw: an imported generator has only the weights it was published with; use which=ema")
+    loaded = load_generator(cfg.ckpt, cfg.pretrained, which=cfg.which)
     out = cli.check_output(cfg.out, cfg.overwrite, WEIGHTS, own=run_folders(loaded))
     generator = loaded.generator
     if loaded.checkpoint is not None:
         arguments, facts = checkpoint_facts(loaded.checkpoint, loaded.source)
-        if cfg.which == "raw":
-            generator = raw_generator(loaded.checkpoint, loaded.source)
     else:  # an imported generator: its sizes are all it has
-        if cfg.which == "raw":
-            raise UserError("which=raw: an imported generator has only the weights it was published with; use which=ema")
         arguments, facts = {"latent_dim": generator.latent_dim, "widths": generator.widths}, {}
     config = describe(generator, arguments, loaded.source, cfg.which, facts)
     save(generator, config, out, generate_images(generator, cfg.samples, seed=cfg.seed))

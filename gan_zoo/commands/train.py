@@ -100,10 +100,8 @@ def _build(cfg: DictConfig, paths):
     if paths.ckpt_path is not None:  # the networks come from the checkpoint: today's config must agree
         checkpoint = load_checkpoint(paths.ckpt_path)
         if differences := architecture_differences(run_config(checkpoint, paths.ckpt_path), config):
-            raise UserError(
-                f"'{paths.ckpt_path}' was trained with other networks than this config builds: "
-                + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)"
-            )
+            raise UserError(f"'{paths.ckpt_path}' was trained with other networks than this config builds: "
+                            + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)")
         completed, kimg = epochs_of(checkpoint)[1], kimg_of(checkpoint)
         max_epochs, max_kimg = cfg.trainer.max_epochs, cfg.budget.max_kimg
         if is_finished(completed, kimg, max_epochs, max_kimg):

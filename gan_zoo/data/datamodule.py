@@ -32,21 +32,15 @@ class GANDataModule(L.LightningDataModule):
         super().__init__()
         if channels not in (1, 3):
             raise UserError(f"data.channels must be 1 or 3, got {channels}")
-        self.resolution = resolution
-        self.channels = channels
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.drop_last = drop_last
-        self.seed = seed
+        self.resolution, self.channels, self.batch_size = resolution, channels, batch_size
+        self.num_workers, self.drop_last, self.seed = num_workers, drop_last, seed
         self.batches_served = 0  # batches handed to the training step in the current epoch
         self.batch_size_fn = None  # set by train.py when a schedule sets the batch size: () -> int, per epoch
         self.epoch_batch_size = batch_size  # the batch size of the current epoch
-        self._resume_batch_size = None
-        self._resume = None  # (epoch, items) to start the sampler at, from a checkpoint
+        self._resume_batch_size, self._resume = None, None  # _resume: (epoch, items) to start the sampler at
         self._dataset_factory = dataset
         self.dataset = dataset(resolution=resolution, channels=channels)
-        self.holdout = holdout
-        self.holdout_dataset = None
+        self.holdout, self.holdout_dataset = holdout, None
         if holdout:
             if not 0 < holdout < len(self.dataset):
                 raise UserError(f"data.holdout={holdout} must be between 1 and the {len(self.dataset) - 1} images "
@@ -56,22 +50,17 @@ class GANDataModule(L.LightningDataModule):
             self.holdout_dataset = Subset(self.dataset, held_out)
             self.dataset = Subset(self.dataset, kept)
         if drop_last and len(self.dataset) < batch_size:
-            raise UserError(
-                f"the dataset has {len(self.dataset)} images, fewer than data.batch_size={batch_size}: lower the batch size"
-            )
+            raise UserError(f"the dataset has {len(self.dataset)} images, fewer than data.batch_size={batch_size}: "
+                            "lower the batch size")
 
     def identity(self) -> dict:
         """What identifies the served images (keys the metrics' real-feature cache)."""
         dataset = self._dataset_factory
         name = getattr(dataset, "func", dataset)
-        return {
-            "dataset": f"{name.__module__}.{name.__qualname__}",
-            "args": {k: str(v) for k, v in sorted(getattr(dataset, "keywords", {}).items())},
-            "resolution": self.resolution,
-            "channels": self.channels,
-            "size": len(self.dataset),
-            **({"holdout": self.holdout} if self.holdout else {}),
-        }
+        return {"dataset": f"{name.__module__}.{name.__qualname__}",
+                "args": {k: str(v) for k, v in sorted(getattr(dataset, "keywords", {}).items())},
+                "resolution": self.resolution, "channels": self.channels, "size": len(self.dataset),
+                **({"holdout": self.holdout} if self.holdout else {})}
 
     def train_dataloader(self) -> DataLoader:
         if not hasattr(self, "sampler"):
@@ -83,16 +72,10 @@ class GANDataModule(L.LightningDataModule):
             self.epoch_batch_size, self._resume_batch_size = self._resume_batch_size, None
         elif self.batch_size_fn is not None:
             self.epoch_batch_size = self.batch_size_fn()
-        return DataLoader(
-            self.dataset,
-            batch_size=self.epoch_batch_size,
-            sampler=self.sampler,
-            num_workers=self.num_workers,
-            drop_last=self.drop_last,
-            persistent_workers=self.num_workers > 0,
-            # its own generator: creating an epoch's iterator must not draw from the global RNG
-            generator=torch.Generator().manual_seed(self.seed),
-        )
+        # its own generator: creating an epoch's iterator must not draw from the global RNG
+        return DataLoader(self.dataset, batch_size=self.epoch_batch_size, sampler=self.sampler,
+                          num_workers=self.num_workers, drop_last=self.drop_last,
+                          persistent_workers=self.num_workers > 0, generator=torch.Generator().manual_seed(self.seed))
 
     # The position within the epoch, for exact mid-epoch resume (saved in checkpoints by Lightning).
     def on_after_batch_transfer(self, batch, dataloader_idx: int):

@@ -69,10 +69,8 @@ class ImageFolder(Dataset):
             log.info(f"ignoring {sum(ignored.values())} files in '{self.root}' that are not images Pillow reads: "
                      + ", ".join(f"{ext} ({n})" for ext, n in ignored.most_common(5)))
         if not files:
-            raise UserError(
-                f"no images in '{self.root}': expected image files (.png, .jpg, .webp, .bmp, .gif, .tif, ...), "
-                "searched recursively"
-            )
+            raise UserError(f"no images in '{self.root}': expected image files (.png, .jpg, .webp, .bmp, .gif, .tif, "
+                            "...), searched recursively")
         bad = [(p, why) for p in files if (why := _check(p)) is not None]
         good = [p for p in files if p not in {b for b, _ in bad}]
         self.decode, self.to_float = decode_transform(resolution, channels), to_unit_range(channels)

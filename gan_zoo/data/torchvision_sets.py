@@ -28,9 +28,6 @@ def torchvision_dataset(
     try:
         return cls(**kwargs)
     except (RuntimeError, OSError) as e:  # torchvision: "Dataset not found..."; URLError is an OSError
-        how = (
-            "the download failed (no internet?): put the files there by hand"
-            if download
-            else "put the files there, or set data.dataset.download=true (needs internet)"
-        )
+        how = ("the download failed (no internet?): put the files there by hand" if download
+               else "put the files there, or set data.dataset.download=true (needs internet)")
         raise UserError(f"could not load {name} from '{kwargs['root']}' ({e}); {how}") from e

@@ -37,13 +37,10 @@ def write_morph(out: Path, ts: list, pairs, images: torch.Tensor, frames: torch.
         writer = csv.DictWriter(f, fieldnames=["set", "t", "reference", "fid", "kid"])
         writer.writeheader()
         writer.writerows({**r, "t": "" if r["t"] is None else r["t"]} for r in rows)
-    summary = {
-        "t": ts,
-        "pairs": [[str(start_files[i]), str(end_files[j])] for i, j in zip(pairs.start, pairs.end)],
-        "features": getattr(extractor, "name", type(extractor).__name__),
-        "sizes": {name: len(x) for name, x in real.items()} | {"generated_per_t": len(images)},
-        "distances": rows,
-    }
+    summary = {"t": ts, "pairs": [[str(start_files[i]), str(end_files[j])] for i, j in zip(pairs.start, pairs.end)],
+               "features": getattr(extractor, "name", type(extractor).__name__),
+               "sizes": {name: len(x) for name, x in real.items()} | {"generated_per_t": len(images)},
+               "distances": rows}
     (out / "morph.json").write_text(json.dumps(summary, indent=2))
     _plot(out / "morph.png", rows, summary["features"])
     return summary

@@ -152,11 +152,6 @@ class Projector:
             if progress:
                 progress(len(batch))
         latents, final, start, images, noise = zip(*parts)
-        return Projection(
-            latents=torch.cat(latents).cpu(),
-            space=self.space,
-            distances=torch.cat(final).cpu(),
-            start_distances=torch.cat(start).cpu(),
-            reconstructions=torch.cat(images).float().cpu(),
-            noise=None if noise[0] is None else [torch.cat(maps).cpu() for maps in zip(*noise)],
-        )
+        return Projection(torch.cat(latents).cpu(), self.space, torch.cat(final).cpu(), torch.cat(start).cpu(),
+                          torch.cat(images).float().cpu(),
+                          None if noise[0] is None else [torch.cat(maps).cpu() for maps in zip(*noise)])

@@ -77,14 +77,10 @@ def save_latents(path: str | Path, latents: torch.Tensor, space: str, generator:
                  files: list | None = None, distances: torch.Tensor | None = None, noise: list | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "latents": latents.detach().cpu(),
-        "space": space,
-        "files": [str(f) for f in (files or [])],
-        "model": {"identity": identity(generator), "class": type(generator).__name__, "source": str(source)},
-        "distances": None if distances is None else distances.detach().cpu(),
-        "noise": None if noise is None else [n.detach().cpu() for n in noise],
-    }
+    record = {"latents": latents.detach().cpu(), "space": space, "files": [str(f) for f in (files or [])],
+              "model": {"identity": identity(generator), "class": type(generator).__name__, "source": str(source)},
+              "distances": None if distances is None else distances.detach().cpu(),
+              "noise": None if noise is None else [n.detach().cpu() for n in noise]}
     return save(record, path, "latents file")
 
 

@@ -38,11 +38,8 @@ class MetricsCallback(L.Callback):
         if not generators or set(generators) - {"ema", "raw"} or list(generators)[0] != "ema":
             raise UserError(f"metrics.evaluate.generators={list(generators)}: use [ema] or [ema,raw] (the EMA "
                             "generator is always scored: the best checkpoint and the progress bar follow it)")
-        self.generators = list(generators)
-        self.evaluator = evaluator
-        self.run_dir = Path(run_dir)
-        self.every_n_epochs = every_n_epochs
-        self.real = None
+        self.generators, self.evaluator, self.every_n_epochs = list(generators), evaluator, every_n_epochs
+        self.run_dir, self.real = Path(run_dir), None
         self.train_seconds = 0.0  # before this process's start: the earlier sessions of a resumed run
         self.peak_memory_gib = 0.0
 
@@ -73,9 +70,8 @@ class MetricsCallback(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            self.real = self.evaluator.real_features(
-                trainer.datamodule.dataset, trainer.datamodule.identity(), pl_module.device
-            )
+            data = trainer.datamodule
+            self.real = self.evaluator.real_features(data.dataset, data.identity(), pl_module.device)
         trainer.strategy.barrier()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -101,9 +97,8 @@ class MetricsCallback(L.Callback):
 
     def _evaluate(self, trainer, pl_module, generator) -> dict | None:
         """The metrics of one generator (on rank 0; None elsewhere): every process generates its share."""
-        features, logits = self.evaluator.fake_features(
-            generator, pl_module.latent_dim, pl_module.device, trainer.global_rank, trainer.world_size
-        )
+        features, logits = self.evaluator.fake_features(generator, pl_module.latent_dim, pl_module.device,
+                                                        trainer.global_rank, trainer.world_size)
         if trainer.world_size > 1:  # [world, n, D] -> [world * n, D]; the shares are equal-sized chunks
             features = pl_module.all_gather(features.to(pl_module.device)).flatten(0, 1).cpu()
             if logits is not None:

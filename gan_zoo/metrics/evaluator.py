@@ -62,23 +62,13 @@ class Evaluator:
         self.extractor = extractor.eval()
         self.num_real, self.num_fake, self.batch_size = num_real, num_fake, batch_size
         self.kid_subset_size, self.kid_subsets, self.is_splits = kid_subset_size, kid_subsets, is_splits
-        self.prdc_k = prdc_k
-        self.real_split = real_split
+        self.prdc_k, self.real_split, self.seed = prdc_k, real_split, seed
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
-        self.seed = seed
 
     def protocol(self, num_real: int) -> dict:
-        return {
-            "extractor": self.extractor.name,
-            "weights_sha256": self.extractor.weights_sha256,
-            "resize": self.extractor.resize,
-            "quantization": "uint8, real and fake alike",
-            "num_real": num_real,
-            "num_fake": self.num_fake,
-            "real_split": self.real_split,
-            "seed": self.seed,
-            "prdc_k": self.prdc_k,
-        }
+        return {"extractor": self.extractor.name, "weights_sha256": self.extractor.weights_sha256,
+                "resize": self.extractor.resize, "quantization": "uint8, real and fake alike", "num_real": num_real,
+                "num_fake": self.num_fake, "real_split": self.real_split, "seed": self.seed, "prdc_k": self.prdc_k}
 
     @torch.no_grad()
     def _extract(self, images: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -106,11 +96,11 @@ class Evaluator:
 
     def dataset_features(self, dataset, indices: torch.Tensor, device="cpu") -> tuple:
         """(features, logits | None) of the images `dataset[i][0]` for i in `indices`, read in batches."""
-        features, logits = [], []
-        for idx in indices.split(self.batch_size):
-            f, lg = self._extract(torch.stack([dataset[int(i)][0] for i in idx]), device)  # [B, C, H, W] in [-1, 1]
-            features.append(f)
-            logits.append(lg)
+        return self._extract_all((torch.stack([dataset[int(i)][0] for i in idx])  # [B, C, H, W] in [-1, 1]
+                                  for idx in indices.split(self.batch_size)), device)
+
+    def _extract_all(self, batches, device) -> tuple:
+        features, logits = zip(*(self._extract(images, device) for images in batches))
         return torch.cat(features), (torch.cat(logits) if logits[0] is not None else None)
 
     def _cached(self, path: Path, key: str, n: int) -> torch.Tensor | None:
@@ -135,13 +125,9 @@ class Evaluator:
         z = torch.cat([z, z[: share * world_size - self.num_fake]])[rank * share : (rank + 1) * share]
         was_training = generator.training
         generator.eval()
-        features, logits = [], []
-        for zb in z.split(self.batch_size):
-            f, lg = self._extract(generator(zb.to(device)), device)
-            features.append(f)
-            logits.append(lg)
+        result = self._extract_all((generator(zb.to(device)) for zb in z.split(self.batch_size)), device)
         generator.train(was_training)
-        return torch.cat(features), (torch.cat(logits) if logits[0] is not None else None)
+        return result
 
     def compute(self, real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None) -> dict:
         """{"fid", "kid", "kid_std", "is", "is_std" (only with logits), "precision", "recall", "density", "coverage"}."""

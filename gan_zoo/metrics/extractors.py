@@ -58,18 +58,14 @@ class InceptionExtractor(nn.Module):
 
         try:
             with tempfile.TemporaryDirectory() as folder:
-                self.net = NoTrainInceptionV3(
-                    name="inception-v3-compat",
-                    features_list=["2048", "logits_unbiased"],
-                    feature_extractor_weights_path=None if weights_path is None else _checked_copy(weights_path, folder),
-                    antialias=resize == "antialias",
-                )
+                local = None if weights_path is None else _checked_copy(weights_path, folder)
+                self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
+                                              feature_extractor_weights_path=local, antialias=resize == "antialias")
         except (OSError, RuntimeError) as e:  # no internet: URLError is an OSError
-            raise UserError(
-                f"could not get the InceptionV3 weights for FID/IS ({e}): give a local file with "
-                "metrics.evaluate.evaluator.extractor.weights_path=/path/to/weights-inception-2015-12-05-6726825d.pth, "
-                "or use metrics=classifier (embedded data), or turn metrics off with metrics=none"
-            ) from e
+            raise UserError(f"could not get the InceptionV3 weights for FID/IS ({e}): give a local file with "
+                            "metrics.evaluate.evaluator.extractor.weights_path=/path/to/weights-inception-2015-12-05-"
+                            "6726825d.pth, or use metrics=classifier (embedded data), or turn metrics off with "
+                            "metrics=none") from e
         self.resize = f"{resize} bilinear to 299x299"
         self.weights_sha256 = state_dict_sha256(self.net)
         # A file without the classifier layer (e.g. an FID-only conversion) cannot give IS.

@@ -14,14 +14,9 @@ def extract_features(extractor: nn.Module, images: torch.Tensor | Dataset, batch
     """Features [N, D] of images in [-1, 1] (a tensor, or a dataset of (image, label) items), after the same
     uint8 quantization the metrics use; the images are read in batches, never all at once from a dataset."""
     extractor = extractor.to(device)
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        if isinstance(images, torch.Tensor):
-            batch = images[start : start + batch_size]
-        else:
-            batch = torch.stack([images[i][0] for i in range(start, min(start + batch_size, len(images)))])
-        chunks.append(extractor(quantize(batch).to(device))[0].float().cpu())
-    return torch.cat(chunks)
+    batches = images.split(batch_size) if isinstance(images, torch.Tensor) else (
+        torch.stack([images[int(i)][0] for i in idx]) for idx in torch.arange(len(images)).split(batch_size))
+    return torch.cat([extractor(quantize(batch).to(device))[0].float().cpu() for batch in batches])
 
 
 def set_distances(features: torch.Tensor, reference: torch.Tensor) -> dict:

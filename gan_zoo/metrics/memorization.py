@@ -83,20 +83,14 @@ def copying_statistics(
         return copy.float().mean().item(), near_duplicate.float().mean().item()
 
     copy_share, ratio_share = shares(g_dist, g_idx)
-    numbers = {
-        "n_train": len(train), "n_generated": len(generated),
-        "authenticity_copy_share": copy_share, "authenticity": 1 - copy_share,
-        "ratio_share": ratio_share, "ratio": ratio,
-    }
+    numbers = {"n_train": len(train), "n_generated": len(generated), "authenticity_copy_share": copy_share,
+               "authenticity": 1 - copy_share, "ratio_share": ratio_share, "ratio": ratio}
     if holdout is not None and len(holdout):
         h_dist, h_idx = nearest(holdout, train, 2)
         h_copy, h_ratio = shares(h_dist, h_idx)
-        numbers |= {
-            "n_holdout": len(holdout),
-            "holdout_authenticity_copy_share": h_copy, "holdout_ratio_share": h_ratio,
-            "c_t": c_t(train, h_dist[:, 0], holdout, g_dist[:, 0], generated, cells),
-            "c_t_cells": cells,
-        }
+        numbers |= {"n_holdout": len(holdout), "holdout_authenticity_copy_share": h_copy,
+                    "holdout_ratio_share": h_ratio, "c_t_cells": cells,
+                    "c_t": c_t(train, h_dist[:, 0], holdout, g_dist[:, 0], generated, cells)}
     reasons = []
     if numbers.get("c_t") is not None and numbers["c_t"] < -3:
         reasons.append("C_T < -3")

@@ -34,9 +34,6 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, block: int = 2048) 
             balls[rows] += inside.sum(1).float()
             covered[cols] |= (d <= fake_radius[rows, None]).any(0)
             nearest_fake[cols] = torch.minimum(nearest_fake[cols], d.min(0).values)
-    return {
-        "precision": on_real.float().mean().item(),
-        "recall": covered.float().mean().item(),
-        "density": (balls.sum() / (k * len(fake))).item(),
-        "coverage": (nearest_fake < real_radius).float().mean().item(),
-    }
+    return {"precision": on_real.float().mean().item(), "recall": covered.float().mean().item(),
+            "density": (balls.sum() / (k * len(fake))).item(),
+            "coverage": (nearest_fake < real_radius).float().mean().item()}

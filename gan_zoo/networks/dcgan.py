@@ -14,10 +14,8 @@ from gan_zoo.errors import UserError
 def _num_stages(resolution: int) -> int:
     """Number of 2x up/down-sampling stages between 4x4 and `resolution`."""
     if resolution < 8 or 2 ** round(math.log2(resolution)) != resolution:
-        raise UserError(
-            f"DCGAN needs a power-of-two resolution >= 8, got {resolution}: "
-            "set data.resolution to 32 or 64 (28x28 data is resized)"
-        )
+        raise UserError(f"DCGAN needs a power-of-two resolution >= 8, got {resolution}: set data.resolution to 32 "
+                        "or 64 (28x28 data is resized)")
     return int(math.log2(resolution)) - 2
 
 

@@ -11,14 +11,10 @@ from torch import nn
 
 
 class EqualizedLinear(nn.Module):
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        gain: float = math.sqrt(2),  # sqrt(2) before a (leaky) ReLU, 1 for an output layer
-        lr_multiplier: float = 1.0,  # scales this layer's effective learning rate (StyleGAN's mapping: 0.01)
-    ):
+    # gain: sqrt(2) before a (leaky) ReLU, 1 for an output layer; lr_multiplier scales this layer's effective
+    # learning rate (StyleGAN's mapping: 0.01)
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, gain: float = math.sqrt(2),
+                 lr_multiplier: float = 1.0):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
@@ -31,14 +27,8 @@ class EqualizedLinear(nn.Module):
 
 
 class EqualizedConv2d(nn.Module):
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        bias: bool = True,
-        gain: float = math.sqrt(2),
-    ):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
+                 gain: float = math.sqrt(2)):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None

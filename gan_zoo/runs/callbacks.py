@@ -32,15 +32,8 @@ class SampleGrid(L.Callback):
     """At the end of every `every_n_epochs` epochs, save a PNG grid of the EMA generator's images for
     the module's fixed latents (`sample_z`), and send it to wandb when a WandbLogger is in use."""
 
-    def __init__(
-        self,
-        out_dir: str,  # folder for samples/epoch_XXXX.png
-        every_n_epochs: int = 1,
-        nrow: int = 8,  # images per grid row
-    ):
-        self.out_dir = Path(out_dir)
-        self.every_n_epochs = every_n_epochs
-        self.nrow = nrow
+    def __init__(self, out_dir: str, every_n_epochs: int = 1, nrow: int = 8):  # samples/ folder, images per row
+        self.out_dir, self.every_n_epochs, self.nrow = Path(out_dir), every_n_epochs, nrow
 
     @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

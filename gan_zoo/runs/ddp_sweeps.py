@@ -14,10 +14,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 # Lightning's fabric module defines the function; its pytorch module imports it by name: both are replaced.
-_LAUNCHER_MODULES = (
-    "lightning.fabric.strategies.launchers.subprocess_script",
-    "lightning.pytorch.strategies.launchers.subprocess_script",
-)
+_LAUNCHER_MODULES = ("lightning.fabric.strategies.launchers.subprocess_script",
+                     "lightning.pytorch.strategies.launchers.subprocess_script")
 # What Lightning's launcher sets in the launching process: left set, the next job of the sweep would take itself for
 # a worker started from outside and start no workers of its own.
 _LAUNCH_ENVIRONMENT = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
@@ -46,14 +44,9 @@ def worker_command(local_rank: int) -> tuple[list[str], str]:
         head = [sys.executable, to_absolute_path(sys.argv[0])]
     else:
         head = [sys.executable, "-m", __main__.__spec__.name]
-    return [
-        *head,
-        *command_line_flags(sys.argv[1:]),
-        *hydra_cfg.overrides.task,
-        f'hydra.run.dir="{hydra_cfg.runtime.output_dir}"',
-        f"hydra.job.name=train_ddp_process_{local_rank}",
-        "hydra.output_subdir=null",
-    ], get_original_cwd()
+    return [*head, *command_line_flags(sys.argv[1:]), *hydra_cfg.overrides.task,
+            f'hydra.run.dir="{hydra_cfg.runtime.output_dir}"', f"hydra.job.name=train_ddp_process_{local_rank}",
+            "hydra.output_subdir=null"], get_original_cwd()
 
 
 @contextmanager

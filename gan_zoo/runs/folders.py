@@ -35,18 +35,15 @@ def resolve_run(
     if ckpt_path is None:
         ckpt_dir = _checkpoint_dir_for(run_dir, experiments, checkpoints, name)
         if not worker and ((run_dir / "metrics.csv").exists() or any(ckpt_dir.glob("*.ckpt"))):
-            raise UserError(
-                f"'{run_dir}' already holds another run: resume it with ckpt=last, or leave hydra.run.dir unset"
-            )
+            raise UserError(f"'{run_dir}' already holds another run: resume it with ckpt=last, or leave "
+                            "hydra.run.dir unset")
         return RunPaths(run_dir, ckpt_dir, None)
 
     if ckpt_path == "last":
         ckpt = newest_readable((checkpoints / name).glob("**/*.ckpt"))
         if ckpt is None:
-            raise UserError(
-                f"ckpt=last: no readable checkpoint under '{checkpoints / name}' (is name= or "
-                "paths.checkpoints= different from the run you want to resume?)"
-            )
+            raise UserError(f"ckpt=last: no readable checkpoint under '{checkpoints / name}' (is name= or "
+                            "paths.checkpoints= different from the run you want to resume?)")
     else:
         ckpt = Path(ckpt_path).expanduser()
         if not ckpt.is_file():

@@ -46,10 +46,8 @@ class RunLock:
             return "another process"
 
     def _refuse(self) -> None:
-        raise UserError(
-            f"the run in '{self.folder}' is in use by {self._holder()}: wait for it to end or stop it, "
-            "or start a fresh run (two writers would mix both runs' checkpoints and logs)"
-        )
+        raise UserError(f"the run in '{self.folder}' is in use by {self._holder()}: wait for it to end or stop it, "
+                        "or start a fresh run (two writers would mix both runs' checkpoints and logs)")
 
     def acquire(self) -> "RunLock":
         missing = [p for p in self.folder.parents if not p.exists()]

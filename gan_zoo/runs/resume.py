@@ -25,10 +25,6 @@ def _numpy_state() -> dict:
             "has_gauss": int(has_gauss), "cached": float(cached)}
 
 
-def _numpy_state_from(state: dict) -> tuple:
-    return (state["name"], state["keys"].numpy().astype(np.uint32), state["pos"], state["has_gauss"], state["cached"])
-
-
 class RNGState(L.Callback):
     """Saves the Python, NumPy, torch and CUDA RNG states in checkpoints and restores them right before
     the first training batch after a resume (after Lightning and the data loaders have set up), so a
@@ -38,12 +34,8 @@ class RNGState(L.Callback):
         self._pending = None
 
     def state_dict(self) -> dict:
-        return {
-            "python": random.getstate(),
-            "numpy": _numpy_state(),
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        }
+        return {"python": random.getstate(), "numpy": _numpy_state(), "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
     def load_state_dict(self, state: dict) -> None:
         self._pending = state
@@ -53,7 +45,8 @@ class RNGState(L.Callback):
             return
         state, self._pending = self._pending, None
         random.setstate(state["python"])
-        np.random.set_state(_numpy_state_from(state["numpy"]))
+        n = state["numpy"]
+        np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
         torch.set_rng_state(state["torch"])
         if state["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
@@ -117,18 +110,10 @@ class SafeStop(L.Callback):
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
-    def __init__(
-        self,
-        ckpt_dir: str,  # where last.ckpt goes
-        max_time: str | None = None,  # e.g. "11h30m" for a 12-hour session; None = no limit
-    ):
+    def __init__(self, ckpt_dir: str, max_time: str | None = None):  # last.ckpt's folder; e.g. "11h30m", None
         self.ckpt_dir = Path(ckpt_dir)
         self.max_time = parse_duration(max_time)
-        self._signal = None
-        self._stop = None
-        self._previous = {}
-        self._watcher = None
-        self._rank = 0
+        self._signal, self._stop, self._watcher, self._previous, self._rank = None, None, None, {}, 0
 
     def _handler(self, signum, frame) -> None:  # in the main thread, between bytecodes: the stop is exact
         if self._signal is None:
@@ -150,9 +135,7 @@ class SafeStop(L.Callback):
         os._exit(128 + signum)
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self._start = time.monotonic()
-        self._rank = trainer.global_rank
-        self._received = 0
+        self._start, self._rank, self._received = time.monotonic(), trainer.global_rank, 0
         for sig in self.SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handler)
         self._watcher = _SignalWatcher(self._on_signal)

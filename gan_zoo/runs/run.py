@@ -129,14 +129,9 @@ def _fmt(record: dict) -> str:
     return f"{record['metrics']['fid']:.2f} (epoch {record['epoch']}, {record['kimg']:.1f} kimg)"
 
 
-def run_summary(
-    run_dir: Path,  # the run's folder (metrics.jsonl, samples/, plots/)
-    best_checkpoint: str | None,  # the best-FID checkpoint, if metrics ran
-    epochs: int,  # whole epochs trained so far
-    kimg: float,  # thousands of images seen so far
-    command: str,  # the command that continues the run
-) -> str:
-    """What a run says when it ends: what it achieved, where its files are, how to continue it."""
+def run_summary(run_dir: Path, best_checkpoint: str | None, epochs: int, kimg: float, command: str) -> str:
+    """What a run says when it ends: what it achieved (whole epochs, kimg, FID), where its files are (the run folder,
+    the best-FID checkpoint if metrics ran), how to continue it (`command`)."""
     evaluations = records(run_dir)
     lines = [f"gan-zoo: run finished: {epochs} epochs, {kimg:.1f} kimg"]
     if evaluations:

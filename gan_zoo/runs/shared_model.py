@@ -12,36 +12,20 @@ from gan_zoo import __version__, trusted
 from gan_zoo.errors import UserError
 from gan_zoo.files import atomic_write, write_text
 from gan_zoo.metrics.registry import METRICS
-from gan_zoo.runs.checkpoints import ema_generator, epochs_of, kimg_of, run_config
+from gan_zoo.runs.checkpoints import epochs_of, kimg_of, run_config
 from gan_zoo.runs.run import records
 
 WEIGHTS, CONFIG, CARD, SAMPLES = "generator.safetensors", "config.json", "README.md", "samples.png"
 FORMAT = "gan_zoo.shared_model/1"
 
 
-def raw_generator(checkpoint: dict, path: str) -> nn.Module:
-    """The training (non-EMA) generator of a checkpoint, built like its EMA one."""
-    generator = ema_generator(checkpoint, path)
-    generator.load_state_dict({k.removeprefix("generator."): v for k, v in checkpoint["state_dict"].items()
-                               if k.startswith("generator.")})
-    return generator.eval()
-
-
 def describe(generator: nn.Module, arguments: dict, source: str, which: str, facts: dict) -> dict:
     """config.json's content: what loading needs (class, arguments, sizes) and what a reader wants to know."""
-    config = {
-        "format": FORMAT,
-        "gan_zoo_version": __version__,
-        "class": f"{type(generator).__module__}.{type(generator).__name__}",
-        "arguments": arguments,  # the class's arguments besides resolution and channels
-        "latent_dim": generator.latent_dim,
-        "resolution": generator.resolution,
-        "channels": generator.channels,
-        "w_space": bool(getattr(generator, "has_w", False)),
-        "generator": which,  # ema or raw
-        "source": source,
-        **facts,
-    }
+    config = {"format": FORMAT, "gan_zoo_version": __version__,
+              "class": f"{type(generator).__module__}.{type(generator).__name__}",
+              "arguments": arguments,  # the class's arguments besides resolution and channels
+              "latent_dim": generator.latent_dim, "resolution": generator.resolution, "channels": generator.channels,
+              "w_space": bool(getattr(generator, "has_w", False)), "generator": which, "source": source, **facts}
     if config["w_space"]:
         config |= {"w_dim": generator.mapping.w_avg.shape[0], "num_ws": generator.num_ws}
     return config
