@@ -140,6 +140,10 @@ def test_a_collapsed_seed_is_flagged_and_the_table_shows_median_range_and_every_
     assert ("| experiment=compare/pggan | 3 | 16.10 (15.80 .. 120.00) | 16.1, 15.8, 120.0* | 3.90 .. 490.00 | 12.50 |"
             in table)
     assert "FID raw G" in table and "-40" not in table
+    one_seed = {**row, "seeds": 1, "fid_per_seed": [16.1], "collapsed": [False], "fid_low95": float("nan"),
+                "kid": 0.1588, "kid_std": float("nan")}  # as summarize gives it: one value has no spread
+    single = markdown([one_seed], {"extractor": "fmnist_cnn"}, [])
+    assert "| 0.1588 |" in single and "+- 0.0000" not in single and "+- nan" not in single
 
 
 def test_the_raw_generator_is_evaluated_beside_the_ema_one_where_asked(tmp_path):

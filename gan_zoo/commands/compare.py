@@ -76,11 +76,12 @@ def check_protocols(runs: list[Run]) -> dict:
 
 
 def _mean_std_ci(values: list[float]) -> tuple[float, float, float]:
-    """Mean, standard deviation and the half-width of a 95% interval (Student's t with n - 1 degrees of freedom)."""
+    """Mean, standard deviation and the half-width of a 95% interval (Student's t with n - 1 degrees of freedom);
+    one value has neither (nan: printed as no spread, not as a spread of 0)."""
     from scipy.stats import t
 
     mean, n = statistics.fmean(values), len(values)
-    std = statistics.stdev(values) if n > 1 else 0.0
+    std = statistics.stdev(values) if n > 1 else float("nan")
     return mean, std, (float(t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 else float("nan"))
 
 
@@ -186,7 +187,8 @@ def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
              "|---" * (12 + raw + len(TABLE_METRICS)) + "|"]
     for r in rows:
         interval = "-" if math.isnan(r["fid_low95"]) else f"{r['fid_low95']:.2f} .. {r['fid_high95']:.2f}"
-        pm = lambda k: f"{_f(r.get(k), METRICS[k].digits)} +- {_f(r.get(k + '_std'), METRICS[k].digits)}" if k in r else "-"  # noqa: E731
+        pm = lambda k: "-" if k not in r else _f(r[k], METRICS[k].digits) + (  # noqa: E731
+            "" if math.isnan(r[k + "_std"]) else f" +- {_f(r[k + '_std'], METRICS[k].digits)}")
         seeds = ", ".join(f"{f:.1f}{'*' if c else ''}" for f, c in zip(r["fid_per_seed"], r["collapsed"]))
         lines.append(
             f"| {r['variant']} | {r['seeds']} | {r['fid_median']:.2f} ({r['fid_min']:.2f} .. {r['fid_max']:.2f}) | "
