@@ -50,6 +50,9 @@ def load_generator(ckpt: str | None = None, pretrained: str | None = None, devic
     if sum(map(bool, (ckpt, pretrained, shared))) != 1:
         raise UserError("give exactly one of ckpt=<gan_zoo checkpoint>, shared=<folder of gan-zoo-export> or "
                         "pretrained=pytorch_gan_zoo:<name>")
+    if which != "ema" and not ckpt:
+        raise UserError(f"which={which}: an imported or shared generator has only the weights it was published with; "
+                        "use which=ema (a gan_zoo checkpoint has both)")
     if shared:
         from gan_zoo.runs.shared_model import load
 
@@ -165,10 +168,10 @@ def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, 
     """project_folder for images already read ([N, C, R, R] in [-1, 1], and the files they came from)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(targets), desc=f"projecting into {projector.space}", unit="img") if progress else None
-    result = projector(loaded.generator, targets, progress=bar.update if bar else None)
-    if bar:
-        bar.close()
+    bar = tqdm(total=len(targets), desc=f"projecting into {projector.space}", unit="img", dynamic_ncols=True,
+               disable=not progress)
+    result = projector(loaded.generator, targets, progress=bar.update)
+    bar.close()
     if out is not None:
         from gan_zoo.latent.projection_files import write_projection
 

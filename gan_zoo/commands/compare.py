@@ -172,6 +172,12 @@ def _f(value, digits=2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _mean_pm(row: dict, name: str) -> str:
+    """A metric's mean +- std over seeds; the mean alone where there is no spread (one seed); - where absent."""
+    digits, std = METRICS[name].digits, row.get(f"{name}_std", math.nan)
+    return "-" if name not in row else _f(row[name], digits) + ("" if math.isnan(std) else f" +- {_f(std, digits)}")
+
+
 def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
     extractor = protocol.get("extractor", "?")
     raw = any("fid_raw_median" in r for r in rows)
@@ -187,14 +193,12 @@ def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
              "|---" * (12 + raw + len(TABLE_METRICS)) + "|"]
     for r in rows:
         interval = "-" if math.isnan(r["fid_low95"]) else f"{r['fid_low95']:.2f} .. {r['fid_high95']:.2f}"
-        pm = lambda k: "-" if k not in r else _f(r[k], METRICS[k].digits) + (  # noqa: E731
-            "" if math.isnan(r[k + "_std"]) else f" +- {_f(r[k + '_std'], METRICS[k].digits)}")
         seeds = ", ".join(f"{f:.1f}{'*' if c else ''}" for f, c in zip(r["fid_per_seed"], r["collapsed"]))
         lines.append(
             f"| {r['variant']} | {r['seeds']} | {r['fid_median']:.2f} ({r['fid_min']:.2f} .. {r['fid_max']:.2f}) | "
             f"{seeds} | {interval} | " + (f"{_f(r.get('fid_raw_median'))} | " if raw else "")
             + f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | "
-            + " | ".join(pm(m) for m in TABLE_METRICS) + " | "
+            + " | ".join(_mean_pm(r, m) for m in TABLE_METRICS) + " | "
             f"{r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
             f"{r['g_params'] / 1e6:.2f} M | {r['d_params'] / 1e6:.2f} M | {_f(r['peak_memory_gib'])} |")
     others = [r for r in runs if r.status != "done"]

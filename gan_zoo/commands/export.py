@@ -41,8 +41,6 @@ def run(cfg: DictConfig) -> Path:
             import huggingface_hub  # noqa: F401  (before any work)
         except ImportError as e:
             raise UserError("push_to= needs huggingface_hub: pip install huggingface_hub (or the hub extra)") from e
-    if cfg.which == "raw" and cfg.pretrained and not cfg.ckpt:
-        raise UserError("which=raw: an imported generator has only the weights it was published with; use which=ema")
     loaded = load_generator(cfg.ckpt, cfg.pretrained, which=cfg.which)
     out = cli.check_output(cfg.out, cfg.overwrite, WEIGHTS, own=run_folders(loaded))
     generator = loaded.generator
