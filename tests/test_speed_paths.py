@@ -1,11 +1,14 @@
 """The faster paths keep the maths and the run's record: trainer.precision=auto picks bf16 only on bf16 hardware
 and the run's config says what ran; trainer.compile=true trains (second-order regularizers run eagerly) and its
-checkpoints keep the plain keys; resume stays bit-exact with the non-fused modulated convolution."""
+checkpoints keep the plain keys; resume stays bit-exact with the non-fused modulated convolution; the bf16 and
+channels-last fixes compute the same values."""
 import pytest
 import torch
 
 from gan_zoo.commands import config_checks
 from gan_zoo.commands.train import train
+from gan_zoo.networks import resample, stylegan
+from gan_zoo.networks.layers import MinibatchStdDev
 from tests.helpers import BASE, TINY, compose_config
 from tests.test_stylegan import STYLEGAN_TINY
 
@@ -60,3 +63,31 @@ def test_stylegan_resume_is_bit_exact_with_the_non_fused_channels_last_paths(tmp
     for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"]):
         for pa, pb in zip(opt_a["state"].values(), opt_b["state"].values()):
             assert all(torch.equal(pa[k], pb[k]) for k in pa), "optimizer state differs"
+
+
+@pytest.mark.parametrize("pad,gain", [(1, 1.0), (2, 4.0)])
+def test_the_strided_blur_in_bf16_gives_the_strided_convolutions_values(pad, gain):
+    x = torch.randn(2, 3, 8, 8).to(torch.bfloat16)
+    kernel = (resample.fir_filter(dtype=torch.bfloat16) * gain).expand(3, 1, 4, 4)
+    direct = torch.nn.functional.conv2d(torch.nn.functional.pad(x, [pad] * 4), kernel, stride=2, groups=3)
+    assert torch.equal(resample.blur(x, pad, gain, stride=2), direct)
+
+
+def test_the_discriminator_is_channels_last_after_its_1x1_from_rgb_and_computes_the_same():
+    d = stylegan.Discriminator(16, 1, fmap_base=64, fmap_max=16)
+    images = torch.randn(4, 1, 16, 16)
+    expected = d(images)
+    d.to(memory_format=torch.channels_last)  # as GANModule(channels_last=True) does
+    seen = []
+    d.blocks[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    torch.testing.assert_close(d(images), expected)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)  # not NCHW for the whole first block
+
+
+def test_minibatch_stddev_written_out_matches_the_variance_in_bf16_and_float32():
+    x = torch.randn(8, 5, 3, 3)
+    expected = (x.reshape(4, 2, 5, 3, 3).var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))
+    torch.testing.assert_close(MinibatchStdDev(group_size=4)(x)[:2, 5, 0, 0], expected)
+    y = MinibatchStdDev(group_size=4)(x.to(torch.bfloat16))
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y[:2, 5, 0, 0].float(), expected, rtol=1e-2, atol=1e-2)  # bf16 input and output

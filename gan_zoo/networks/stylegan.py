@@ -110,7 +110,7 @@ class SynthesisLayer(nn.Module):
         x = self.conv(x, w)
         if noise is None:  # given noise [N, 1, r, r]: a projection's optimised noise maps
             noise = torch.randn_like(x[:, :1]) if noise_mode == "random" else self.noise_const.to(x.dtype)
-        x = self.act(x + noise * self.noise_strength + self.bias[None, :, None, None]) * math.sqrt(2)
+        x = self.act(x + noise * self.noise_strength + self.bias.to(x.dtype)[None, :, None, None]) * math.sqrt(2)
         return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp else x
 
 
@@ -254,6 +254,8 @@ class Discriminator(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.from_rgb(images)
+        if self.blocks[0][0].weight.is_contiguous(memory_format=torch.channels_last):  # fromRGB's 1x1 weight can't say
+            x = x.contiguous(memory_format=torch.channels_last)
         for block, skip in zip(self.blocks, self.skips):
             x = (block(x) + skip(x)) * np.sqrt(0.5)
         return self.out(x).flatten()  # [N]
