@@ -2,9 +2,11 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from gan_zoo.commands.train import train
@@ -44,3 +46,20 @@ def test_wandb_gets_sample_grids_and_plots_as_real_images(tmp_path, monkeypatch)
     assert samples and any(p.name.startswith("metrics_") for p in media)
     pixels = np.asarray(Image.open(samples[0]).convert("L")).astype(float)
     assert pixels.max() > 100 and pixels.std() > 10  # not black: wandb got 0-255 pixels, not 0-1 floats
+
+
+def test_images_per_second_counts_the_batches_not_the_evaluation_at_the_epochs_end():
+    from types import SimpleNamespace
+
+    from gan_zoo.runs.callbacks import ImagesPerSecond
+
+    logged = {}
+    module = SimpleNamespace(log=lambda name, value, **kwargs: logged.__setitem__(name, value))
+    trainer = SimpleNamespace(world_size=1)
+    callback = ImagesPerSecond()
+    callback.on_train_epoch_start(trainer, module)
+    for i in range(4):
+        callback.on_train_batch_end(trainer, module, None, torch.zeros(8, 1, 4, 4), i)
+    time.sleep(0.5)  # an evaluation or a checkpoint after the last batch
+    callback.on_train_epoch_end(trainer, module)
+    assert logged["train/images_per_sec"] > 32 / 0.25  # 32 images in far less than the 0.5 s spent after them

@@ -84,7 +84,8 @@ class RunPlots(L.Callback):
 
 class ImagesPerSecond(L.Callback):
     """Training throughput, data loading included: a smoothed images/s in the progress bar and the
-    epoch's mean in the logs (`train/images_per_sec`)."""
+    epoch's mean in the logs (`train/images_per_sec`), from the epoch's start to its last batch's end (what runs
+    at the epoch's end, such as an evaluation or a checkpoint, is not training)."""
 
     def __init__(self, smoothing: float = 0.9):
         self.smoothing = smoothing  # weight of the previous value in the running average
@@ -107,7 +108,7 @@ class ImagesPerSecond(L.Callback):
         pl_module.log("img/s", self.rate, prog_bar=True, logger=False, on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        seconds = time.perf_counter() - self.epoch_start
+        seconds = self.last - self.epoch_start
         if self.epoch_images:  # already counts every process's images; no sync_dist: see gan_zoo/console.py
             pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True)
 
