@@ -45,6 +45,10 @@ def stylegan_module(resolution: int, channels: int, conv_clamp=None, resample="b
                      {"pl": PathLength()}, channels_last=channels_last)
 
 
+PRESET = "StyleGAN, resample=fir (the comparison preset's)"
+BILINEAR = "StyleGAN, bilinear (the model's default)"
+
+
 def models(resolution: int, channels: int, conv_clamp: float | None = None, before: bool = False):
     """(name, builder) of each model at the embedded presets' widths; `conv_clamp` for StyleGAN in 16-mixed;
     `before`: also StyleGAN as it trained before 2026-11, for the ratio in the same run."""
@@ -56,8 +60,8 @@ def models(resolution: int, channels: int, conv_clamp: float | None = None, befo
         progan.Discriminator(resolution, channels, fmap_base=1024, fmap_max=64), Wasserstein(),
         adam(1e-3, (0.0, 0.99)), adam(1e-3, (0.0, 0.99)), {"gp": GradientPenalty(), "drift": Drift()},
         schedule=ProgressiveGrowing(images_per_stable=10**12, start_level=progan._levels(resolution)))
-    yield "StyleGAN (R1 + path length)", lambda: stylegan_module(resolution, channels, conv_clamp)
-    yield "StyleGAN, resample=fir", lambda: stylegan_module(resolution, channels, conv_clamp, resample="fir")
+    yield PRESET, lambda: stylegan_module(resolution, channels, conv_clamp, resample="fir")
+    yield BILINEAR, lambda: stylegan_module(resolution, channels, conv_clamp)
     if before:
         yield "StyleGAN before 2026-11 (fused, bilinear, NCHW)", lambda: stylegan_module(
             resolution, channels, conv_clamp, resample="bilinear", fused=True, channels_last=False)
@@ -130,15 +134,16 @@ def main():
 def print_ratios(rates: dict, resolutions, precisions) -> None:
     """The ratios the speed targets are stated in, from this run's medians."""
     median = {key: statistics.median(values) for key, values in rates.items()}
-    style, before, dc, pg = ("StyleGAN (R1 + path length)", "StyleGAN before 2026-11 (fused, bilinear, NCHW)",
-                             "DCGAN (width 64)", "PGGAN (final level)")
+    before, dc, pg = "StyleGAN before 2026-11 (fused, bilinear, NCHW)", "DCGAN (width 64)", "PGGAN (final level)"
     for resolution in resolutions:
         for p in precisions:
-            parts = [f"StyleGAN / DCGAN {median[(style, resolution, p)] / median[(dc, resolution, p)]:.3f}",
-                     f"PGGAN / DCGAN {median[(pg, resolution, p)] / median[(dc, resolution, p)]:.3f}"]
+            parts = [f"StyleGAN {kind} / DCGAN {median[(style, resolution, p)] / median[(dc, resolution, p)]:.3f}"
+                     for kind, style in (("fir", PRESET), ("bilinear", BILINEAR))]
+            parts.append(f"PGGAN / DCGAN {median[(pg, resolution, p)] / median[(dc, resolution, p)]:.3f}")
             if (before, resolution, precisions[0]) in median:
-                parts.append(f"StyleGAN / StyleGAN before in {precisions[0]} "
-                             f"{median[(style, resolution, p)] / median[(before, resolution, precisions[0])]:.2f}x")
+                parts += [f"StyleGAN {kind} / StyleGAN before in {precisions[0]} "
+                          f"{median[(style, resolution, p)] / median[(before, resolution, precisions[0])]:.2f}x"
+                          for kind, style in (("fir", PRESET), ("bilinear", BILINEAR))]
             print(f"{resolution}x{resolution} {p}: " + ", ".join(parts))
 
 
