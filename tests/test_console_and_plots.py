@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from PIL import Image
 
 from gan_zoo.commands.train import train
+from gan_zoo.runs.callbacks import ImagesPerSecond
 from tests.helpers import SMALL_METRICS, TINY, compose_config
 
 
@@ -49,10 +51,6 @@ def test_wandb_gets_sample_grids_and_plots_as_real_images(tmp_path, monkeypatch)
 
 
 def test_images_per_second_counts_the_batches_not_the_evaluation_at_the_epochs_end():
-    from types import SimpleNamespace
-
-    from gan_zoo.runs.callbacks import ImagesPerSecond
-
     logged = {}
     module = SimpleNamespace(log=lambda name, value, **kwargs: logged.__setitem__(name, value))
     trainer = SimpleNamespace(world_size=1)

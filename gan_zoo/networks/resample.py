@@ -18,11 +18,10 @@ def fir_filter(device=None, dtype=torch.float32) -> torch.Tensor:
 
 def blur(x: torch.Tensor, pad: int, gain: float = 1.0, stride: int = 1) -> torch.Tensor:
     """x padded by `pad` zeros on each side, convolved per channel with gain * k (then every `stride`-th pixel)."""
-    c = x.shape[1]
-    kernel = (fir_filter(x.device, x.dtype) * gain).expand(c, 1, 4, 4)
     if stride > 1 and x.device.type == "cpu" and x.dtype != torch.float32:  # the same values: CPU's strided
         return blur(x, pad, gain)[:, :, ::stride, ::stride]  # depthwise convolution is 4x slower in bf16/fp16
-    return F.conv2d(F.pad(x, [pad] * 4), kernel, stride=stride, groups=c)
+    kernel = (fir_filter(x.device, x.dtype) * gain).expand(x.shape[1], 1, 4, 4)
+    return F.conv2d(F.pad(x, [pad] * 4), kernel, stride=stride, groups=x.shape[1])
 
 
 def conv_up(x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
