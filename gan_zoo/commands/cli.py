@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -112,10 +111,21 @@ def swept_keys(argv) -> str:
 
 
 def swept_values(task_overrides) -> str:
-    """The job's values of the settings swept on the command line, for its folder name: `loss=hinge,seed=1`."""
+    """The job's values of the settings swept on the command line, for its folder name: `loss-hinge+seed-1`, in
+    characters that neither bash nor Hydra's override grammar needs quoted (ckpt=<job folder>/last.ckpt pastes as
+    it is)."""
     swept = set(os.environ.get(SWEPT_KEYS, swept_keys(sys.argv[1:])).split(","))
-    parts = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") in swept]
-    return ",".join(parts).replace("/", "-") or "job"
+    parts = []
+    for override in task_overrides:
+        key, _, value = override.partition("=")
+        if key.lstrip("+~") in swept:
+            parts.append(f"{_folder_word(key.lstrip('+~'))}-{_folder_word(value)}")
+    return "+".join(parts) or "job"
+
+
+def _folder_word(text: str) -> str:
+    """`text` in the characters of a sweep folder name: compare/dcgan -> compare-dcgan, others -> _."""
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", text.replace("/", "-"))
 
 
 # sweep job folder names; registered on import: a launcher's job process (joblib, submitit) imports this module
@@ -146,8 +156,10 @@ def run(hydra_main) -> None:
             os.environ["HYDRA_FULL_ERROR"] = full_error
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str):
     """The one device chooser of the commands: auto (a GPU where there is one), cpu, cuda or cuda:N."""
+    import torch  # (here: `--help` imports this module and should not wait for torch)
+
     if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", str(name)):
         raise UserError(f"device={name!r}: choose auto, cpu, cuda or cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -192,11 +204,25 @@ def command(config_name: str, body, on_error=None):
     def _main(cfg):
         console.quiet()  # again here: a launcher's job process (joblib, submitit) starts in this function
         with report_user_error(on_error):
+            if config_name != "train":  # (training resolves it with the run's folders and lock)
+                resolve_last_checkpoint(cfg)
             return body(cfg)
 
     entry = lambda: run(_main)  # noqa: E731
     entry.job = _main  # what Hydra runs per job (called with a composed config, it runs that config)
     return entry
+
+
+def resolve_last_checkpoint(cfg) -> None:
+    """ckpt=last, as in gan-zoo-train: the newest readable checkpoint of the runs named name= (of every run when
+    the command has no name), said in one line on stderr."""
+    if cfg.get("ckpt") != "last":
+        return
+    from gan_zoo.runs.folders import find_checkpoint  # (torch: not for --help)
+
+    checkpoints = OmegaConf.select(cfg, "paths.checkpoints", default="checkpoints")
+    cfg.ckpt = str(find_checkpoint("last", checkpoints, cfg.get("name")))
+    print(f"gan-zoo: ckpt=last: {cfg.ckpt}", file=sys.stderr)
 
 
 def renamed(cfg, old: str, new: str):

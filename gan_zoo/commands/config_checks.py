@@ -52,6 +52,8 @@ RULES = {
     "trainer.limit_train_batches": (
         lambda v: v is None or (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
         "a whole number of batches >= 1, a fraction in (0, 1], or null = all"),
+    "trainer.threads": (lambda v: v is None or (_int(v) and v >= 1), "a whole number of CPU threads >= 1, or null = "
+                        "torch's default"),
     "trainer.compile": (lambda v: isinstance(v, bool), "true or false"),
     "trainer.precision": (lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
     "trainer.accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
@@ -85,6 +87,8 @@ RULES = {
                                 "a fraction in (0, 1], e.g. 0.05 (null = no ramp-up)"),
     "model.generator.mixing_prob": (lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]"),
     "model.discriminator.mbstd_group_size": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = off)"),
+    "resume_changes": (lambda v: v in ("refuse", "accept"),
+                       "refuse (a resume that changes what shaped the run stops) or accept (it goes on, recorded)"),
     "name": (lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v, "a non-empty folder name without '/'"),
 }
 
