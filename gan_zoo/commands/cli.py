@@ -60,12 +60,17 @@ def hydra_error_message(error: Exception) -> str | None:
             key, override = found.groups()
             if key in RENAMED:
                 return f"'{key}' is now '{RENAMED[key]}': {override.replace(key, RENAMED[key], 1)}"
+            if key == "data.dataset.root":  # the default data is inside the package: no folder to give
+                return (f"unknown setting '{key}' ({override}): a folder of images is data=image_folder; add it: "
+                        f"data=image_folder {override}")
             return (f"unknown setting '{key}' ({override}): check its spelling (`--cfg job` prints every setting), "
                     f"or add a new key with +{override}")
         cause = f" ({error.__cause__})" if error.__cause__ else ""
         return text + cause
     if isinstance(error, ValueError) and text.startswith("Only one of --run, --multirun"):
         return f"{text} (print a sweep's config without -m: --cfg job)"
+    if isinstance(error, OverrideParseException) and (home := _tilde_value(str(error.override))):
+        return home
     if isinstance(error, OverrideParseException):
         return f"bad command-line override: {text.splitlines()[0]} (form: key=value, group=option, +new_key=value)"
     if isinstance(error, OmegaConfBaseException) and not _raised_in_gan_zoo(error):  # e.g. name=${nope}
@@ -79,6 +84,17 @@ RENAMED = {"steps_projection": "projection.steps", "noise_weight": "projection.n
            "steps": "projection.steps", "batch_size": "projection.batch_size", "seed": "projection.seed"}
 _LAUNCHER_PLUGINS = {"joblib": "joblib", "local": "joblib", "submitit_local": "submitit", "submitit_slurm": "submitit",
                      "slurm": "submitit"}
+
+
+def _tilde_value(override: str) -> str | None:
+    """The message for key=~/path: bash expands ~ only at the start of a word (or after = in a variable
+    assignment, which a dotted key is not), and Hydra's grammar refuses it."""
+    found = re.fullmatch(r"([+~]*[\w.@/-]+)=~(.*)", override.strip())
+    if not found:
+        return None
+    key, rest = found.groups()
+    return (f"bad command-line override: {override.strip()}: the shell leaves ~ after {key}= unexpanded and Hydra "
+            f"cannot read it; write {key}=$HOME{rest} (or quote it for both: \"{key}='~{rest}'\")")
 
 
 def _missing_launcher(text: str) -> str | None:

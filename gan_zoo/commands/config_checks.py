@@ -159,6 +159,8 @@ def unread_additions(cfg: DictConfig, task_overrides, top_level: set) -> list[st
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f"did you mean '{parent}.{close[0]}'?" if close else f"it takes {', '.join(known)}"
+                if key == "data.dataset.root":  # the embedded data has no folder
+                    hint = "a folder of images is data=image_folder: add data=image_folder data.dataset.root=..."
                 raise UserError(f"{override}: {node._target_} takes no argument '{name}' ({hint})")
     return lines
 
