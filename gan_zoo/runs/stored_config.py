@@ -107,23 +107,23 @@ def check_taken(taken: list, targets: set[str], source: str) -> None:
 def _check_value(key: str, value, targets: set[str], source: str) -> None:
     leaf = key.rpartition(".")[2]
     special = leaf.startswith("_") and leaf.endswith("_")
-    if isinstance(value, dict):
+    problem = None
+    if value is ABSENT:  # dropping a setting chooses nothing
+        return
+    if special and leaf not in ("_target_", "_partial_"):
+        problem = f"the special key '{leaf}'"
+    elif leaf == "_target_" and (not isinstance(value, str) or value not in targets):
+        problem = f"the class {describe(value)!r}, which none of gan_zoo's configs names"
+    elif leaf == "_partial_" and not isinstance(value, bool):
+        problem = f"_partial_={value!r}"
+    elif isinstance(value, dict):
         for k, v in value.items():
             _check_value(f"{key}.{k}", v, targets, source)
-        return
-    if isinstance(value, list):
-        for v in value:
-            _check_value(key + "[]", v, targets, source)
-        return
-    problem = None
-    if value is not ABSENT and not isinstance(value, PLAIN):
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_value(f"{key}.{i}", v, targets, source)
+    elif not isinstance(value, PLAIN):
         problem = f"a value of type {type(value).__name__}"
-    elif special and leaf == "_target_" and value is not ABSENT and value not in targets:
-        problem = f"the class '{value}', which none of gan_zoo's configs names"
-    elif special and leaf not in ("_target_", "_partial_"):
-        problem = f"the special key '{leaf}'"
-    elif leaf == "_partial_" and not isinstance(value, bool) and value is not ABSENT:
-        problem = f"_partial_={value!r}"
     elif isinstance(value, str) and ("${" in value or value == "???"):
         problem = f"the interpolation {value!r}"
     if problem:
