@@ -168,8 +168,9 @@ def project_images(loaded: LoadedGenerator, targets: torch.Tensor, files: list, 
     """project_folder for images already read ([N, C, R, R] in [-1, 1], and the files they came from)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(targets), desc=f"projecting into {projector.space}", unit="img", dynamic_ncols=True,
-               disable=not progress)
+    # counts optimisation steps (every batch of images takes projector.steps of them), so it moves from the start
+    bar = tqdm(total=projector.total_steps(len(targets)), desc=f"projecting {len(targets)} images into "
+               f"{projector.space}", unit="step", dynamic_ncols=True, disable=not progress)
     result = projector(loaded.generator, targets, progress=bar.update)
     bar.close()
     if out is not None:

@@ -11,7 +11,6 @@ import pytest
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from gan_zoo.runs.run import budget_past, continue_command
 from tests.helpers import TINY, run_cli
 
 # a kimg budget, so that the continue line raises budget.max_kimg (two batches of 16 reach 0.03 kimg)
@@ -79,6 +78,8 @@ def test_the_continue_line_of_a_config_dir_run_resumes_it(tmp_path):
 
 
 def test_a_printed_checkpoint_path_reads_back_through_bash_and_hydra(tmp_path):
+    from gan_zoo.runs.run import continue_command
+
     parser = OverridesParser.create()
     for path in ["checkpoints/multirun/2026-12-06_01-02-03-000001/0_loss-hinge+seed-0/last.ckpt",
                  "old/0_loss=hinge,seed=0/last.ckpt", "my runs/it's/last.ckpt", "a\\b/last.ckpt", "123", "null"]:
@@ -92,6 +93,8 @@ def test_a_printed_checkpoint_path_reads_back_through_bash_and_hydra(tmp_path):
 
 
 def test_the_budget_advice_goes_past_what_the_run_has_seen():
+    from gan_zoo.runs.run import budget_past
+
     assert budget_past(4.032, 3, -1, 2) == ["budget.max_kimg=6.032"]  # not 2 x 2 = 4 (below 4.032)
     assert budget_past(0, 8, 4, None) == ["trainer.max_epochs=12"]
     assert budget_past(1.0, 10, 10, 45) == ["budget.max_kimg=46", "trainer.max_epochs=20"]  # epochs ran out first

@@ -9,7 +9,6 @@ import torch
 from gan_zoo.commands.train import train
 from gan_zoo.errors import UserError
 from gan_zoo.losses import Hinge, LeastSquares
-from gan_zoo.runs.stored_config import ABSENT, plan
 from tests.helpers import TINY, compose_config, run_cli
 
 
@@ -97,6 +96,8 @@ def test_a_stored_value_that_would_choose_code_is_refused(hinge_run, tmp_path, k
 
 
 def test_the_plan_takes_what_was_not_given_and_keeps_arguments_added_since():
+    from gan_zoo.runs.stored_config import ABSENT, plan
+
     stored = {"seed": 1, "model": {"module": {"_target_": "M", "lr": 1}}, "loss": {"objective": {"_target_": "H"},
               "regularizers": {"gp": {"_target_": "GP"}}}, "data": {"batch_size": 8, "num_workers": 4}}
     today = {"seed": 0, "model": {"module": {"_target_": "M", "lr": 1, "new_argument": 2}},

@@ -70,7 +70,7 @@ def _best_starts(generator, targets, distance, starts: int, rng: torch.Generator
     return candidates[scores.argmin(0), torch.arange(n)]
 
 
-def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_weight, starts, w_stats):
+def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_weight, starts, w_stats, progress):
     n, device = len(targets), targets.device
     rng = torch.Generator().manual_seed(seed)
     noise = None
@@ -102,6 +102,8 @@ def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_w
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if progress:
+            progress(1)
         with torch.no_grad():
             if space == "z":  # back onto the prior's shell
                 latent.mul_(math.sqrt(latent.shape[1]) / latent.norm(dim=1, keepdim=True))
@@ -135,10 +137,14 @@ class Projector:
             if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
                 raise UserError(f"projection.{key}={getattr(self, key)!r}: must be an integer >= {low}")
 
+    def total_steps(self, images: int) -> int:
+        """The optimisation steps that projecting `images` images takes (what a progress bar counts)."""
+        return -(-images // self.batch_size) * self.steps
+
     def __call__(self, generator: nn.Module, targets: torch.Tensor,
                  progress: Callable[[int], None] | None = None) -> Projection:
         """Latents for target images [N, C, R, R] in [-1, 1] (the generator's resolution and channels);
-        `progress(n)` is called after each batch."""
+        `progress(1)` is called after each optimisation step: `steps` per batch of `batch_size` images."""
         check_space(generator, self.space)
         lr = self.lr if self.lr is not None else (0.05 if self.space == "z" else 0.1)
         device = next(generator.parameters()).device
@@ -148,9 +154,7 @@ class Projector:
         parts = []
         for i, batch in enumerate(targets.split(self.batch_size)):
             parts.append(_project_batch(generator, batch.to(device), self.space, self.distance, self.steps, lr,
-                                        self.seed + i, self.noise_weight, self.starts, w_stats))
-            if progress:
-                progress(len(batch))
+                                        self.seed + i, self.noise_weight, self.starts, w_stats, progress))
         latents, final, start, images, noise = zip(*parts)
         return Projection(torch.cat(latents).cpu(), self.space, torch.cat(final).cpu(), torch.cat(start).cpu(),
                           torch.cat(images).float().cpu(),

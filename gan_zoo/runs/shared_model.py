@@ -96,7 +96,7 @@ def model_card(config: dict) -> str:
     lines += ["", "## Load", "", "```bash", "gan-zoo-generate shared=<this folder> num=64 out=samples.png", "```", "",
               "```python", "from gan_zoo import api", "generator = api.load_generator(shared='<this folder>').generator",
               "images = generator(torch.randn(16, generator.latent_dim))  # [16, C, H, W] in [-1, 1]", "",
-              "import torch", "generator = torch.hub.load('<owner>/gan_zoo', 'generator', shared='<this folder>')",
+              "import torch", "generator = torch.hub.load('<you>/gan_zoo', 'generator', shared='<this folder>')",
               "```", "",
               f"The weights are `{WEIGHTS}` (safetensors: tensors only, no code); the class is taken from gan_zoo's "
               "table of allowed generators, never from the file.", ""]
