@@ -61,8 +61,8 @@ def hydra_error_message(error: Exception) -> str | None:
             if key in RENAMED:
                 return f"'{key}' is now '{RENAMED[key]}': {override.replace(key, RENAMED[key], 1)}"
             if key == "data.dataset.root":  # the default data is inside the package: no folder to give
-                return (f"unknown setting '{key}' ({override}): a folder of images is data=image_folder; add it: "
-                        f"data=image_folder {override}")
+                return (f"unknown setting '{key}' ({override}): a folder of images is data=image_folder: add "
+                        f"data=image_folder, as in data=image_folder {override}")
             return (f"unknown setting '{key}' ({override}): check its spelling (`--cfg job` prints every setting), "
                     f"or add a new key with +{override}")
         cause = f" ({error.__cause__})" if error.__cause__ else ""
