@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_zoo import trusted
 from gan_zoo.commands.cli import CONFIG_DIR
+from gan_zoo.commands.config_checks import check_values
 from gan_zoo.errors import UserError
 from gan_zoo.runs.checkpoints import ARCHITECTURE_KEYS
 from gan_zoo.runs.stored_config import ABSENT, SHAPING, check_taken, describe, differences, plan, select
@@ -96,7 +97,9 @@ def take_stored_config(cfg: DictConfig, stored: dict, source: str, kimg: float) 
         raise UserError(f"'{source}' was trained with other settings than this command gives: {listed} (drop these "
                         "overrides to resume the run as it was trained, or add resume_changes=accept to go on with "
                         "them; the change is recorded in the run's config)")
-    check_taken(taken, shipped_targets(), source)
+    history = stored.get("changed_on_resume") or []
+    history = history if isinstance(history, list) else [history]
+    check_taken([*taken, ("changed_on_resume", history, None)], shipped_targets(), source)
     with open_dict(cfg):
         for key, value, _ in taken:
             parent, _, leaf = key.rpartition(".")
@@ -105,8 +108,11 @@ def take_stored_config(cfg: DictConfig, stored: dict, source: str, kimg: float) 
                 node.pop(leaf, None)
             else:
                 node[leaf] = value
-        history = list(stored.get("changed_on_resume") or [])
-        cfg.changed_on_resume = history + [f"{line} (at {kimg:g} kimg)" for line in lines]
+        cfg.changed_on_resume = [*map(str, history), *(f"{line} (at {kimg:g} kimg)" for line in lines)]
+    try:  # the values taken pass the checks the command line's did
+        check_values(cfg)
+    except UserError as e:
+        raise UserError(f"'{source}': its stored config does not pass the checks: {e}") from e
     if taken:
         shown = ", ".join(f"{key}={describe(value)}" for key, value, _ in taken[:6])
         more = f" and {len(taken) - 6} more" if len(taken) > 6 else ""

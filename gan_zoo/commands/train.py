@@ -184,8 +184,8 @@ def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, bool]:
     """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own keys in it: compile (torch.compile
     the generator and discriminator) and threads (set by train() at start)."""
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    for old in ("max_kimg", "max_time", "threads"):  # moved to budget (train() moves what a user set); gan_zoo's
-        trainer_cfg.pop(old, None)
+    for key in ("max_kimg", "max_time", "threads"):  # the old budget keys (train() moves what a user set), and
+        trainer_cfg.pop(key, None)  # threads, set by train()
     return trainer_cfg, bool(trainer_cfg.pop("compile", False))
 
 
@@ -193,7 +193,8 @@ def _continue_command(ckpt, more: list[str] = ()) -> str:
     """The command that resumes this run from `ckpt`: this command line's overrides and --config-dir."""
     hydra = HydraConfig.get()
     config_dirs = [s.path for s in hydra.runtime.get("config_sources") or [] if s.provider == "command-line"]
-    return continue_command(list(hydra.overrides.task), str(ckpt), more, config_dirs, hydra.job.get("config_name") or "train")
+    config_name = hydra.job.get("config_name") or "train"
+    return continue_command(list(hydra.overrides.task), str(ckpt), more, config_dirs, config_name)
 
 
 def _summary(cfg: DictConfig, trainer: L.Trainer, paths) -> str:
