@@ -62,14 +62,15 @@ def given_settings(cfg: DictConfig) -> set[str]:
 
 
 @lru_cache(maxsize=1)
-def shipped_targets() -> frozenset:
+def shipped_targets() -> dict[str, bool]:
     """Every `_target_` that gan_zoo's own configs (conf/) name, and the classes of `gan_zoo.trusted`'s tables and
-    entry points: what a stored config may choose."""
-    found = set()
+    entry points, each with whether it is built `_partial_`: what a stored config may choose, and how."""
+    found = {}
 
     def walk(node):
         if isinstance(node, dict):
-            found.update(v for k, v in node.items() if k == "_target_" and isinstance(v, str))
+            if isinstance(node.get("_target_"), str):
+                found[node["_target_"]] = node.get("_partial_") is True
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -79,8 +80,9 @@ def shipped_targets() -> frozenset:
     for path in Path(CONFIG_DIR).rglob("*.yaml"):
         walk(OmegaConf.to_container(OmegaConf.load(path)))
     for place in trusted.ALLOWED:
-        found |= trusted.allowed(place)
-    return frozenset(found)
+        for name in trusted.allowed(place):
+            found.setdefault(name, place in trusted.PARTIAL)
+    return found
 
 
 def take_stored_config(cfg: DictConfig, stored: dict, source: str, kimg: float) -> None:

@@ -97,28 +97,32 @@ def plan(stored: dict, current: dict, given: set[str]) -> tuple[list, list]:
     return changes, taken
 
 
-def check_taken(taken: list, targets: set[str], source: str) -> None:
+def check_taken(taken: list, targets: dict[str, bool], source: str) -> None:
     """A UserError unless every value taken from the file is plain data that chooses no code: a `_target_` among
-    `targets` (what the package's own configs name), `_partial_` a boolean, no other special key, no `${...}`."""
+    `targets` (what the package's own configs name, -> whether they build it `_partial_`), `_partial_` as those
+    configs have it, no other special key, no `${...}`."""
     for key, value, _ in taken:
         _check_value(key, value, targets, source)
 
 
-def _check_value(key: str, value, targets: set[str], source: str) -> None:
+def _check_value(key: str, value, targets: dict[str, bool], source: str) -> None:
     leaf = key.rpartition(".")[2]
-    special = leaf.startswith("_") and leaf.endswith("_")
     problem = None
     if value is ABSENT:  # dropping a setting chooses nothing
         return
-    if special and leaf not in ("_target_", "_partial_"):
-        problem = f"the special key '{leaf}'"
+    if leaf.startswith("_") and leaf.endswith("_") and leaf != "_target_":
+        problem = f"the special key '{leaf}'"  # (a `_partial_` of gan_zoo's configs comes with its _target_)
     elif leaf == "_target_" and (not isinstance(value, str) or value not in targets):
         problem = f"the class {describe(value)!r}, which none of gan_zoo's configs names"
-    elif leaf == "_partial_" and not isinstance(value, bool):
-        problem = f"_partial_={value!r}"
     elif isinstance(value, dict):
+        target, partial = value.get("_target_"), value.get("_partial_", False)
+        if target in targets and partial is not targets[target]:
+            problem = f"_partial_={partial!r} for {target}, which gan_zoo's configs build otherwise"
         for k, v in value.items():
-            _check_value(f"{key}.{k}", v, targets, source)
+            if problem is None and k != "_partial_":
+                _check_value(f"{key}.{k}", v, targets, source)
+        if "_partial_" in value and target not in targets:
+            problem = problem or "the special key '_partial_'"
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_value(f"{key}.{i}", v, targets, source)
