@@ -27,6 +27,7 @@ def test_a_folder_without_data_image_folder_says_to_add_it(tmp_path, override):
     assert "add data=image_folder" in line and "add a new key with +" not in line
 
 
+@pytest.mark.slow
 def test_a_comparison_preset_runs_without_metrics(tmp_path):
     small = ["model.generator.width=8", "model.generator.latent_dim=16", "model.discriminator.width=8",
              "trainer.precision=32-true", "callbacks.progress_bar.refresh_rate=0", "budget.max_kimg=0.05"]
@@ -35,6 +36,7 @@ def test_a_comparison_preset_runs_without_metrics(tmp_path):
     assert not list(tmp_path.rglob("metrics.jsonl"))  # nothing evaluated
 
 
+@pytest.mark.slow
 def test_threads_set_the_process_threads_and_a_bad_value_is_one_line(tmp_path):
     before = torch.get_num_threads()
     try:

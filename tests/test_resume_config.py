@@ -25,6 +25,7 @@ def hinge_run(tmp_path_factory):
     return root, ckpt
 
 
+@pytest.mark.slow
 def test_a_resume_without_repeating_the_loss_trains_on_with_the_runs_own(hinge_run, tmp_path):
     root, ckpt = hinge_run
     work = tmp_path / "copy"
@@ -37,6 +38,7 @@ def test_a_resume_without_repeating_the_loss_trains_on_with_the_runs_own(hinge_r
     assert stored["changed_on_resume"] == []
 
 
+@pytest.mark.slow
 def test_a_resume_that_changes_the_loss_is_refused_in_one_line_and_writes_nothing(hinge_run):
     root, ckpt = hinge_run
     before = _files(root)
@@ -50,6 +52,7 @@ def test_a_resume_that_changes_the_loss_is_refused_in_one_line_and_writes_nothin
     assert _files(root) == before
 
 
+@pytest.mark.slow
 def test_an_accepted_change_trains_on_with_it_and_is_recorded(hinge_run, tmp_path):
     root, _ = hinge_run
     work = tmp_path / "copy"
@@ -63,6 +66,7 @@ def test_an_accepted_change_trains_on_with_it_and_is_recorded(hinge_run, tmp_pat
         "loss.objective._target_: gan_zoo.losses.Hinge -> gan_zoo.losses.LeastSquares (at 0.048 kimg)"]
 
 
+@pytest.mark.slow
 def test_the_budget_comes_from_the_checkpoint_and_a_given_one_raises_it(hinge_run, tmp_path):
     root, _ = hinge_run
     work = tmp_path / "copy"
@@ -73,6 +77,7 @@ def test_the_budget_comes_from_the_checkpoint_and_a_given_one_raises_it(hinge_ru
         train(compose_config(work, [*longer, "ckpt=last"]))  # the stored 1, not the default 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key, value, words", [
     ("loss.objective._target_", "os.system", "the class 'os.system', which none of gan_zoo's configs names"),
     ("model.module.g_optimizer.lr", "${oc.env:HOME}", "the interpolation"),
