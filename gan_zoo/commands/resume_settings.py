@@ -54,7 +54,7 @@ def given_settings(cfg: DictConfig) -> set[str]:
         else:
             given.add(key)
     try:
-        defaults = _resolved(_defaults(hydra.job.config_name))
+        defaults = _resolved(_defaults(hydra.job.get("config_name") or "train"))
     except Exception as e:  # noqa: BLE001  (a root config that needs its overrides to compose: names only)
         log.debug(f"the defaults did not compose without the overrides ({e}); only named settings count as given")
         return given

@@ -27,7 +27,7 @@ def select(config: dict) -> dict:
     """The shaping and budget settings of a resolved config, as nested dicts (the old trainer.max_kimg read as
     budget.max_kimg), without the machine's settings."""
     picked = {key: config[key] for key in SHAPING if key in config}
-    trainer, budget = config.get("trainer") or {}, config.get("budget") or {}
+    trainer, budget = (config.get(k) if isinstance(config.get(k), dict) else {} for k in ("trainer", "budget"))
     max_kimg = budget.get("max_kimg", trainer.get("max_kimg"))
     picked["budget"] = {"max_kimg": max_kimg}
     picked["trainer"] = {k: trainer[k] for k in ("max_epochs", "limit_train_batches") if k in trainer}
@@ -70,8 +70,9 @@ def _newer_argument(key: str, stored: dict, current: dict) -> bool:
     lacks: a setting added since the run was written, whose default then was the class's default."""
     parent = key.rpartition(".")[0]
     old, new = _get(stored, parent), _get(current, parent)
-    return isinstance(old, dict) and isinstance(new, dict) and "_target_" in old and old.get("_target_") == new.get(
-        "_target_")
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return False
+    return "_target_" in old and old["_target_"] == new.get("_target_")
 
 
 def _get(tree, key: str):
