@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from gan_zoo import trusted
+from gan_zoo.contract import call, class_labels, device_of, num_classes
 from gan_zoo.errors import UserError
 from gan_zoo.metrics.extractors import PixelExtractor
 from gan_zoo.metrics.features import extract_features  # noqa: F401 (part of the API)
@@ -75,18 +76,23 @@ def run_folders(loaded: LoadedGenerator) -> list[str]:
 
 
 @torch.no_grad()
-def image_batches(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, **kwargs):
+def image_batches(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, class_index: int | None = None,
+                  **kwargs):
     """n images from latents drawn with `seed`, yielded batch by batch ([B, C, H, W] in [-1, 1], on CPU): never
-    all in memory; kwargs go to the generator."""
+    all in memory. A conditional generator draws class `class_index`, or its classes in turn; kwargs go to the
+    generator."""
     z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    device = next((t.device for t in (*generator.parameters(), *generator.buffers())), torch.device("cpu"))
-    for chunk in z.split(batch_size):
-        yield generator(chunk.to(device), **kwargs).float().cpu()
+    c = class_labels(n, num_classes(generator), class_index)
+    device = device_of(generator)
+    for i, chunk in enumerate(z.split(batch_size)):
+        labels = None if c is None else c[i * batch_size : i * batch_size + len(chunk)].to(device)
+        yield call(generator, chunk.to(device), labels, **kwargs).float().cpu()
 
 
-def generate_images(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, **kwargs) -> torch.Tensor:
+def generate_images(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 64, class_index: int | None = None,
+                    **kwargs) -> torch.Tensor:
     """n images [n, C, H, W] in [-1, 1] (on CPU) from latents drawn with `seed`; kwargs go to the generator."""
-    return torch.cat(list(image_batches(generator, n, seed, batch_size, **kwargs)))
+    return torch.cat(list(image_batches(generator, n, seed, batch_size, class_index, **kwargs)))
 
 
 def read_images(folder: str, resolution: int, channels: int, key: str = "images") -> tuple[torch.Tensor, list[Path]]:

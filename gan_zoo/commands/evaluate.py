@@ -43,7 +43,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.images:
         features, logits, scored = folder_features(cfg.images, evaluator, datamodule, device)
     else:
-        features, logits = evaluator.fake_features(loaded.generator, loaded.generator.latent_dim, device)
+        features, logits = evaluator.fake_features(loaded.generator, device)
         scored = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "generator": cfg.generator,
                   "epoch": epochs_of(loaded.checkpoint)[0], "kimg": kimg_of(loaded.checkpoint)}
     metrics = evaluator.compute(real, features, logits)

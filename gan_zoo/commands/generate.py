@@ -16,7 +16,8 @@ from omegaconf import DictConfig
 from gan_zoo.api import generate_images, image_batches, load_generator, run_folders
 from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
-from gan_zoo.latent.spaces import check_space, from_z, has_w, interpolate, load_latents, render
+from gan_zoo.latent.spaces import check_space, from_z, interpolate, load_latents, render
+from gan_zoo.contract import has_style_space
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
 
 
@@ -63,7 +64,7 @@ def generate(cfg: DictConfig) -> Path:
     check_space(generator, space)
     kwargs = {}
     if cfg.psi != 1:  # the truncation trick: StyleGAN-style generators only
-        if not has_w(generator):
+        if not has_style_space(generator):
             raise UserError(f"psi={cfg.psi}: truncation needs a StyleGAN-style generator (it has a tracked average w)")
         kwargs["psi"] = cfg.psi
     if cfg.interpolate:  # each row morphs from one latent to another

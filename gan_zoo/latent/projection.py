@@ -58,7 +58,7 @@ def _w_statistics(generator: nn.Module, samples: int = 10_000, seed: int = 0) ->
     device = next(generator.parameters()).device
     z = torch.randn(samples, generator.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     w = generator.mapping(z)
-    w_avg = generator.mapping.w_avg.to(w) if generator.mapping.w_avg.abs().sum() > 0 else w.mean(0)
+    w_avg = generator.w_avg.to(w) if generator.w_avg.abs().sum() > 0 else w.mean(0)
     return w_avg, float((w - w_avg).square().sum(1).mean().sqrt())
 
 
@@ -80,8 +80,7 @@ def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_w
     else:
         w_avg, w_std = w_stats
         latent = w_avg[None].repeat(n, 1) if space == "w" else w_avg[None, None].repeat(n, generator.num_ws, 1)
-        noise = [torch.randn(n, 1, layer.noise_const.shape[0], layer.noise_const.shape[1], generator=rng).to(device)
-                 for layer in generator.convs]
+        noise = [torch.randn(n, 1, *shape, generator=rng).to(device) for shape in generator.noise_shapes]
         for nmap in noise:
             nmap.requires_grad_(True)
     latent = latent.clone().requires_grad_(True)

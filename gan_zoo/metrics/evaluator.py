@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
+from gan_zoo.contract import num_classes, random_labels
 from gan_zoo.errors import UserError
 from gan_zoo.files import read, save
 from gan_zoo.metrics.prdc import prdc
@@ -118,14 +119,20 @@ class Evaluator:
             return None
 
     @torch.no_grad()
-    def fake_features(self, generator: nn.Module, latent_dim: int, device, rank: int = 0, world_size: int = 1):
-        """(features, logits) of this process's share of `num_fake` generated images."""
+    def fake_features(self, generator: nn.Module, device, rank: int = 0, world_size: int = 1):
+        """(features, logits) of this process's share of `num_fake` generated images (the generator contract:
+        latent_dim, num_classes; a conditional generator's classes are drawn uniformly, with their own seed)."""
         share = -(-self.num_fake // world_size)  # equal shares (all_gather needs equal sizes); rank 0 trims the excess
-        z = torch.randn(self.num_fake, latent_dim, generator=torch.Generator().manual_seed(self.seed + 1))
-        z = torch.cat([z, z[: share * world_size - self.num_fake]])[rank * share : (rank + 1) * share]
+        z = torch.randn(self.num_fake, generator.latent_dim, generator=torch.Generator().manual_seed(self.seed + 1))
+        c = random_labels(self.num_fake, num_classes(generator), torch.Generator().manual_seed(self.seed + 2))
+        pad = share * world_size - self.num_fake
+        z = torch.cat([z, z[:pad]])[rank * share : (rank + 1) * share]
+        c = None if c is None else torch.cat([c, c[:pad]])[rank * share : (rank + 1) * share]
+        batches = zip(z.split(self.batch_size), c.split(self.batch_size) if c is not None else [None] * len(z))
         was_training = generator.training
         generator.eval()
-        result = self._extract_all((generator(zb.to(device)) for zb in z.split(self.batch_size)), device)
+        result = self._extract_all((generator(zb.to(device)) if cb is None else generator(zb.to(device), cb.to(device))
+                                    for zb, cb in batches), device)
         generator.train(was_training)
         return result
 
