@@ -73,6 +73,10 @@ class GANModule(L.LightningModule):
         """Images [N, C, H, W] in [-1, 1] from the EMA generator."""
         return call(self.generator_ema, z, c)
 
+    def on_fit_start(self) -> None:
+        if hasattr(self.schedule, "on_fit_start"):  # a schedule may set up what it needs (PGGAN: batch sizes)
+            self.schedule.on_fit_start(self, self.trainer)
+
     def configure_optimizers(self):
         return self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())
 

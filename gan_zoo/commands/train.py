@@ -128,11 +128,6 @@ def _build(cfg: DictConfig, paths):
     if compile_networks:  # in place: the state dicts (so checkpoints) keep their keys
         module.generator.compile()
         module.discriminator.compile()
-    trainer_overrides = {}
-    if getattr(module.schedule, "batch_sizes", None):  # batch size per resolution: a new loader each epoch
-        datamodule.batch_size_fn = lambda: module.schedule.batch_size(
-            int(module.images_seen), len(datamodule.dataset), module.generator.max_level, datamodule.batch_size)
-        trainer_overrides["reload_dataloaders_every_n_epochs"] = 1
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
     callbacks = [instantiate(c) for c in [*(cfg.get("metrics") or {}).values(), *(cfg.get("callbacks") or {}).values()]]
     callbacks += [StoreConfig(config), RNGState(), SafeStop(str(paths.ckpt_dir), cfg.budget.max_time), LogEveryEpoch()]
@@ -144,7 +139,7 @@ def _build(cfg: DictConfig, paths):
     # budget.max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (ends the epoch early)
     # use_distributed_sampler=False: the data module's sampler shards itself (exact mid-epoch resume under DDP)
     trainer = instantiate(trainer_cfg, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
-                          use_distributed_sampler=False, **trainer_overrides)
+                          use_distributed_sampler=False)
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
     return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
 
