@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from gan_zoo.errors import UserError
-from gan_zoo.metrics.evaluator import Evaluator, quantize
+from gan_zoo.metrics.evaluator import Evaluator
 from gan_zoo.metrics.extractors import FashionClassifierExtractor, InceptionExtractor
+from gan_zoo.metrics.features import quantize
 from tests.helpers import SHARED_DATA
 
 INCEPTION_FILE = SHARED_DATA / "inception-2015-12-05-fid-only.pth"

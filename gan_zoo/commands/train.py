@@ -14,7 +14,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_zoo.commands import cli
 from gan_zoo.commands.cli import CONFIG_DIR
-from gan_zoo.commands.config_checks import auto_precision, check_train_config, precision_advice, unread_additions
+from gan_zoo.commands.config_checks import (
+    auto_precision,
+    check_train_config,
+    precision_advice,
+    takes_argument,
+    unread_additions,
+)
 from gan_zoo.errors import UserError
 from gan_zoo.runs.callbacks import LogEveryEpoch, StoreConfig
 from gan_zoo.runs.checkpoints import (
@@ -37,15 +43,13 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> L.Trainer:
-    _move_old_budget_keys(cfg)
+    cli.settle(cfg, "train")  # (a no-op after cli.command's; here for notebooks and tests that call train(cfg))
     check_train_config(cfg)
     for warning in [precision_advice(cfg), *unread_additions(cfg, HydraConfig.get().overrides.task, _top_level())]:
         if warning:
             log.warning(warning)
     launch_dir = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.get("ckpt_path") is not None:  # the old name
-        log.warning("ckpt_path= is now ckpt= (one name in every command); ckpt_path= still works for now")
-    resume = cfg.get("ckpt") or cfg.get("ckpt_path")
+    resume = cfg.get("ckpt")
     paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, resume,
                         worker=rank_zero_only.rank != 0)
     # One writer per run; the other processes of a DDP run are that writer's helpers.
@@ -69,16 +73,6 @@ def train(cfg: DictConfig) -> L.Trainer:
     finally:
         if lock is not None:
             lock.release(remove_folders=not started and paths.ckpt_path is None)
-
-
-def _move_old_budget_keys(cfg: DictConfig) -> None:
-    """trainer.max_kimg / trainer.max_time (the old names) into the budget section, with a deprecation line."""
-    with open_dict(cfg):
-        for key in ("max_kimg", "max_time"):
-            old = cfg.trainer.pop(key, None)
-            if old is not None:
-                log.warning(f"trainer.{key} is now budget.{key}; trainer.{key}= still works for now")
-                cfg.budget[key] = old
 
 
 def _top_level() -> set[str]:
@@ -115,6 +109,13 @@ def _build(cfg: DictConfig, paths):
 
     datamodule = instantiate(cfg.data)
     sizes = dict(resolution=datamodule.resolution, channels=datamodule.channels)  # from the data, once
+    if datamodule.num_classes:  # a conditional model: its labels' classes come from the data too
+        sizes["num_classes"] = datamodule.num_classes
+        for net in ("generator", "discriminator"):
+            if not takes_argument(cfg.model[net]._target_, "num_classes"):
+                raise UserError(f"data.num_classes={datamodule.num_classes} gives labels, but the {net} "
+                                f"{cfg.model[net]._target_} takes none (num_classes): use a conditional model, or "
+                                "data.num_classes=0")
     module = instantiate(
         cfg.model.module,
         generator=instantiate(cfg.model.generator, **sizes),
@@ -148,8 +149,6 @@ def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, bool]:
     """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own key in it: compile (torch.compile the
     generator and discriminator)."""
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    for old in ("max_kimg", "max_time"):  # moved to budget (train() moves what a user set)
-        trainer_cfg.pop(old, None)
     return trainer_cfg, bool(trainer_cfg.pop("compile", False))
 
 

@@ -28,12 +28,14 @@ class GANDataModule(L.LightningDataModule):
         drop_last: bool = True,  # keep every batch the same size (BatchNorm, EMA decay)
         seed: int = 0,  # the order of the images in every epoch follows from it
         holdout: int = 0,  # images kept out of training (a fixed random subset), for copying checks; 0 = none
+        num_classes: int = 0,  # classes of the labels a conditional model is given (gan_zoo.contract); 0 = none
     ):
         super().__init__()
         if channels not in (1, 3):
             raise UserError(f"data.channels must be 1 or 3, got {channels}")
         self.resolution, self.channels, self.batch_size = resolution, channels, batch_size
         self.num_workers, self.drop_last, self.seed = num_workers, drop_last, seed
+        self.num_classes = num_classes
         self.batches_served = 0  # batches handed to the training step in the current epoch
         self.batch_size_fn = None  # set by a schedule that sets the batch size (PGGAN's): () -> int, per epoch
         self.epoch_batch_size = batch_size  # the batch size of the current epoch

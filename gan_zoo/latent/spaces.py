@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan_zoo.contract import has_style_space, truncate
 from gan_zoo.errors import UserError
 from gan_zoo.files import read, save
-from gan_zoo.contract import has_style_space, truncate
 
 SPACES = ("z", "w", "w_plus")
 METHODS = ("slerp", "lerp")
@@ -100,7 +100,7 @@ def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
     path = Path(path).expanduser()
     record = read(path, "latents file", ": project the images again with gan-zoo-project")
     if not _is_latents_record(record):
-        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project): "
+        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project_folder): "
                         "project the images again with gan-zoo-project")
     if generator is not None and record["model"]["identity"] != identity(generator):
         raise UserError(f"'{path}' holds latents of another generator ({record['model']['source']}): project the "

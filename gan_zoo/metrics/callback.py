@@ -79,7 +79,11 @@ class MetricsCallback(L.Callback):
         if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
             return
         networks = {"ema": pl_module.generator_ema.module, "raw": pl_module.generator}
-        results = {which: self._evaluate(trainer, pl_module, networks[which]) for which in self.generators}
+        results = {}
+        for which in self.generators:  # each generator in eval mode while it is scored, then as it was
+            training = networks[which].training
+            results[which] = self._evaluate(trainer, pl_module, networks[which].eval())
+            networks[which].train(training)
         if trainer.is_global_zero:
             record = {"epoch": trainer.current_epoch, "kimg": pl_module.images_seen.item() / 1000,
                       "metrics": results["ema"], **({"metrics_raw": results["raw"]} if "raw" in results else {}),

@@ -54,7 +54,7 @@ class MappingNetwork(nn.Module):
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk; demodulated w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps).
 
-    Two ways to compute it, equal up to float rounding (tests/test_stylegan_modconv.py):
+    Two ways to compute it, equal up to float rounding (tests/test_stylegan.py):
     fused: one grouped convolution of per-image weights (groups=N); non-fused: scale the input channels by s,
     convolve the whole batch with the shared weight, scale the output channels by the demodulation
     coefficients d_j = 1 / sqrt(sum_ik (s_i w_ijk)^2 + eps). `fused=None` picks per call as measured on CPU

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from gan_zoo import __version__, trusted
+from gan_zoo.contract import has_style_space
 from gan_zoo.errors import UserError
 from gan_zoo.files import atomic_write, write_text
 from gan_zoo.metrics.registry import METRICS
-from gan_zoo.contract import has_style_space
 from gan_zoo.runs.checkpoints import epochs_of, kimg_of, run_config
 from gan_zoo.runs.run import records
 

@@ -9,8 +9,6 @@ from torch import nn
 class Generator(nn.Module):
     """z -> a small mapping MLP -> w; w -> a 4x4 feature map plus one per-pixel noise input -> upsampled images."""
 
-    num_classes = 0  # unconditional
-
     def __init__(
         self,
         resolution: int,  # from the data
@@ -18,10 +16,12 @@ class Generator(nn.Module):
         latent_dim: int = 16,
         w_dim: int = 16,
         width: int = 8,  # feature maps of the 4x4 layer
+        num_classes: int = 0,  # from the data when it has labels (data.num_classes); 0 = unconditional
     ):
         super().__init__()
         self.latent_dim, self.resolution, self.channels, self.w_dim, self.num_ws = latent_dim, resolution, channels, w_dim, 2
-        self.mlp = nn.Sequential(nn.Linear(latent_dim, w_dim), nn.LeakyReLU(0.2), nn.Linear(w_dim, w_dim))
+        self.num_classes = num_classes
+        self.mlp = nn.Sequential(nn.Linear(latent_dim + num_classes, w_dim), nn.LeakyReLU(0.2), nn.Linear(w_dim, w_dim))
         self.register_buffer("average", torch.zeros(w_dim))  # tracked while training
         self.start = nn.Linear(w_dim, width * 16)
         self.register_buffer("fixed_noise", torch.randn(4, 4))
@@ -38,7 +38,7 @@ class Generator(nn.Module):
         return [(4, 4)]
 
     def mapping(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        w = self.mlp(z)  # [N, w_dim]
+        w = self.mlp(z if c is None else torch.cat([z, c], 1))  # [N, w_dim]
         if self.training:
             self.average.copy_(w.detach().mean(0).lerp(self.average, 0.99))
         return w
@@ -62,11 +62,13 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, resolution: int, channels: int, width: int = 8):
+    def __init__(self, resolution: int, channels: int, width: int = 8, num_classes: int = 0):
         super().__init__()
+        self.embed = nn.Linear(num_classes, 1, bias=False) if num_classes else None  # a label's own offset
         self.net = nn.Sequential(nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
                                  nn.Conv2d(width, width, 4, 2, 1), nn.LeakyReLU(0.2),
                                  nn.Flatten(), nn.Linear(width * (resolution // 4) ** 2, 1))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(x).flatten()  # [N]
+        logits = self.net(x).flatten()  # [N]
+        return logits if c is None else logits + self.embed(c).flatten()
