@@ -1,15 +1,16 @@
 """What a file may name. A config read back from a file (the run config a checkpoint stores, a shared model's
 config.json) is untrusted input: `torch.load(weights_only=True)` keeps its pickle from running code, and this
-module keeps its values from choosing code. A stored `_target_` is a key into the tables below, never an import
-path; nothing from a file goes through Hydra's `instantiate`.
+module keeps its values from choosing code. A stored `_target_` is a key into the table of its place, never an
+import path; nothing from a file goes through Hydra's `instantiate`. The tables are the installed packages' entry
+points: gan_zoo declares its own classes in its pyproject.toml, a package of yours declares its own the same way.
 
 Rules, checked over the whole config before anything is built: every `_target_` (nested ones too) is in the
 table of its place; `_partial_` only where a factory is expected (a data module's dataset); no other special key
 (`_args_`, `_recursive_`, `_convert_`, ...); every other value is plain data (numbers, strings, booleans, null,
 lists and dicts of them). A refusal is one UserError naming the file and the name it asked for.
 
-Your own classes (a network of your package, trained with `model.generator._target_=my_pkg.nets.MyGenerator`)
-opt in through an entry point of your installed package, in the group of their place:
+Your own classes (a network of your package, trained with `model.generator=<your conf/model file>`) opt in through
+an entry point of your installed package, in the group of their place (CONTRIBUTING.md, "Add a model"):
 
     [project.entry-points."gan_zoo.generators"]
     my_generator = "my_pkg.nets:MyGenerator"
@@ -22,18 +23,7 @@ from importlib.metadata import entry_points
 
 from gan_zoo.errors import UserError
 
-# place -> the classes (or factories) a file may name there, as "module.name"
-ALLOWED = {
-    "generator": ("gan_zoo.networks.dcgan.Generator", "gan_zoo.networks.progan.Generator",
-                  "gan_zoo.networks.stylegan.Generator"),
-    "data": ("gan_zoo.data.datamodule.GANDataModule",),
-    "dataset": ("gan_zoo.data.embedded.EmbeddedFashionMNIST", "gan_zoo.data.torchvision_sets.torchvision_dataset",
-                "gan_zoo.data.image_folder.ImageFolder"),
-    "evaluator": ("gan_zoo.metrics.evaluator.Evaluator",),
-    "extractor": ("gan_zoo.metrics.extractors.InceptionExtractor",
-                  "gan_zoo.metrics.extractors.FashionClassifierExtractor",
-                  "gan_zoo.metrics.extractors.PixelExtractor"),
-}
+PLACES = ("generator", "data", "dataset", "evaluator", "extractor")  # where a file may name a class
 NESTED = {"dataset": "dataset", "extractor": "extractor"}  # argument name -> the place of the config it holds
 PARTIAL = {"dataset"}  # places where a factory (`_partial_: true`) is expected
 PLAIN = (type(None), bool, int, float, str)
@@ -44,10 +34,13 @@ def entry_point_group(place: str) -> str:
 
 
 def allowed(place: str) -> set[str]:
-    """The names a file may give for `place`: gan_zoo's own and those installed packages declare."""
-    names = set(ALLOWED[place])
-    for entry in entry_points(group=entry_point_group(place)):
-        names.add(entry.value.replace(":", "."))
+    """The names a file may give for `place`: those installed packages declare in the place's entry-point group,
+    gan_zoo's own included (its pyproject.toml declares its networks, data, evaluator and extractors there, where
+    a package of yours declares its own: a new model edits no file of gan_zoo)."""
+    names = {entry.value.replace(":", ".") for entry in entry_points(group=entry_point_group(place))}
+    if not any(name.startswith("gan_zoo.") for name in names):
+        raise UserError(f"gan_zoo's own classes are not declared (no '{entry_point_group(place)}' entry points of "
+                        "gan_zoo): it is not installed; install it with pip install -e . (or pip install .)")
     return names
 
 

@@ -19,7 +19,7 @@ ALLOWED = {
     "metrics": set(),
     "pretrained": {"networks"},
     "runs": {"metrics"},
-    "latent": {"metrics", "networks"},
+    "latent": {"metrics", "networks", "data"},
     "api": {"runs", "latent", "metrics", "networks", "data", "pretrained"},
     "commands": {"api", "runs", "latent", "metrics", "networks", "data", "pretrained"},
 }

@@ -102,7 +102,7 @@ def test_generate_writes_a_folder_of_pngs_and_an_animated_gif(run, tmp_path):
     gif = run_cli([f"ckpt={ckpt}", "interpolate=true", "rows=2", "steps=5", "method=lerp", f"out={tmp_path / 'm.gif'}"],
                   cwd=tmp_path, module="gan_zoo.commands.generate")
     assert gif.returncode == 0, gif.stderr[-2000:]
-    assert "steps= is now frames= (one meaning per name); steps= still works for now" in gif.stderr  # the old name
+    assert "steps= is now frames= (one meaning per name); steps= still works until gan_zoo 0.2.0" in gif.stderr  # the old name
     frames = Image.open(tmp_path / "m.gif")
     assert frames.n_frames == 5 + 3 and frames.size == (2 + 2 * 18, 2 + 18)
     mp4 = run_cli([f"ckpt={ckpt}", "interpolate=true", f"out={tmp_path / 'm.mp4'}"], cwd=tmp_path,

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_zoo.commands import console
@@ -220,8 +220,7 @@ def command(config_name: str, body, on_error=None):
     def _main(cfg):
         console.quiet()  # again here: a launcher's job process (joblib, submitit) starts in this function
         with report_user_error(on_error):
-            if config_name != "train":  # (training resolves it with the run's folders and lock)
-                resolve_last_checkpoint(cfg)
+            settle(cfg, config_name)
             return body(cfg)
 
     entry = lambda: run(_main)  # noqa: E731
@@ -241,9 +240,29 @@ def resolve_last_checkpoint(cfg) -> None:
     print(f"gan-zoo: ckpt=last: {cfg.ckpt}", file=sys.stderr)
 
 
-def renamed(cfg, old: str, new: str):
-    """The value of setting `new`, or of its old name `old` where a user gave that (with a deprecation line)."""
-    if cfg.get(old) is None:
-        return cfg[new]
-    print(f"gan-zoo: warning: {old}= is now {new}= (one meaning per name); {old}= still works for now", file=sys.stderr)
-    return cfg[old]
+REMOVAL = "0.2.0"  # the release that removes the deprecated names below (README: "Deprecated settings")
+# command -> {old setting: its new name}: read with a warning until REMOVAL, moved to the new name before the body runs
+DEPRECATED = {
+    "train": {"ckpt_path": "ckpt", "trainer.max_kimg": "budget.max_kimg", "trainer.max_time": "budget.max_time"},
+    "generate": {"steps": "frames"},
+    "morph": {"steps": "t"},
+}
+
+
+def settle(cfg, command_name: str) -> None:
+    """What every command's config needs before its body: deprecated names moved to their new ones (one warning
+    line each), `device` (where the command has one) resolved to the device that runs (pick_device), and ckpt=last
+    to the checkpoint it names."""
+    with open_dict(cfg):
+        for old, new in DEPRECATED.get(command_name, {}).items():
+            parent, _, key = old.rpartition(".")
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            value = node.pop(key, None) if isinstance(node, DictConfig) else None  # (its null placeholder too)
+            if value is not None:
+                print(f"gan-zoo: warning: {old}= is now {new}= (one meaning per name); {old}= still works until "
+                      f"gan_zoo {REMOVAL}", file=sys.stderr)
+                OmegaConf.update(cfg, new, value, merge=False)
+        if "device" in cfg:
+            cfg.device = str(pick_device(cfg.device))
+    if command_name != "train":  # (training resolves ckpt=last with the run's folders and lock)
+        resolve_last_checkpoint(cfg)

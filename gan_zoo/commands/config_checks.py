@@ -64,6 +64,7 @@ RULES = {
     "data.batch_size": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "data.num_workers": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = load in the main process)"),
     "data.holdout": (lambda v: _int(v) and v >= 0, "a whole number of images >= 0 (0 = none held out)"),
+    "data.num_classes": (lambda v: _int(v) and v >= 0, "a whole number of classes >= 0 (0 = no labels)"),
     "model.generator.latent_dim": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.generator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.discriminator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
@@ -171,6 +172,12 @@ def _paths(cfg, prefix=()):
         yield (*prefix, str(key))
         if isinstance(value, DictConfig):
             yield from _paths(value, (*prefix, str(key)))
+
+
+def takes_argument(target: str, name: str) -> bool:
+    """Whether the class or function a config names takes argument `name` (or any, through **kwargs)."""
+    known = _arguments(target)
+    return known is None or name in known
 
 
 def _arguments(target: str) -> list[str] | None:

@@ -23,6 +23,7 @@ from gan_zoo.commands.config_checks import check_required
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
 from gan_zoo.files import write_text
+from gan_zoo.metrics.features import extract_features
 from gan_zoo.metrics.memorization import copying_statistics
 from gan_zoo.runs.checkpoints import epochs_of, kimg_of
 
@@ -30,7 +31,7 @@ from gan_zoo.runs.checkpoints import epochs_of, kimg_of
 def evaluate(cfg: DictConfig) -> dict:
     check_required(cfg)
     _check(cfg)
-    device = cli.pick_device(cfg.device)
+    device = cfg.device
     loaded = api.load_generator(ckpt=cfg.ckpt, device=device, which=cfg.generator) if cfg.ckpt else None
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
         if "evaluate" not in cfg.metrics:
@@ -43,7 +44,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.images:
         features, logits, scored = folder_features(cfg.images, evaluator, datamodule, device)
     else:
-        features, logits = evaluator.fake_features(loaded.generator, loaded.generator.latent_dim, device)
+        features, logits = evaluator.fake_features(loaded.generator, device)
         scored = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "generator": cfg.generator,
                   "epoch": epochs_of(loaded.checkpoint)[0], "kimg": kimg_of(loaded.checkpoint)}
     metrics = evaluator.compute(real, features, logits)
@@ -90,10 +91,10 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
     """The copying check: numbers to <ckpt>.memorization.json, the generated images nearest to a training image
     beside their 3 nearest training images to <ckpt>.memorization.png."""
     generated = api.generate_images(generator, cfg.memorization_num, seed=cfg.memorization_seed)
-    train = api.extract_features(extractor, datamodule.dataset, device=device)
+    train = extract_features(extractor, datamodule.dataset, device=device)
     held_out = datamodule.holdout_dataset
-    holdout = api.extract_features(extractor, held_out, device=device) if held_out is not None else None
-    numbers, dist, idx = copying_statistics(train, api.extract_features(extractor, generated, device=device), holdout)
+    holdout = extract_features(extractor, held_out, device=device) if held_out is not None else None
+    numbers, dist, idx = copying_statistics(train, extract_features(extractor, generated, device=device), holdout)
     numbers = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "space": extractor.name, **numbers}
     order = dist[:, 0].argsort()[: cfg.memorization_rows]  # the generated images nearest to a training image
     rows = [torch.stack([generated[i], *(datamodule.dataset[int(j)][0] for j in idx[i])]) for i in order]

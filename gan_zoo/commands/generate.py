@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from gan_zoo.api import generate_images, image_batches, load_generator, run_folders
+from gan_zoo.api import generate_images, image_batches, load_generator
 from gan_zoo.commands import cli
+from gan_zoo.contract import has_style_space
 from gan_zoo.errors import UserError
-from gan_zoo.latent.spaces import check_space, from_z, has_w, interpolate, load_latents, render
+from gan_zoo.latent.spaces import check_space, from_z, interpolate, load_latents, render
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
 
 
@@ -53,22 +54,22 @@ def _endpoints(cfg: DictConfig, generator, space: str) -> tuple[torch.Tensor, to
 def generate(cfg: DictConfig) -> Path:
     out = Path(cfg.out).expanduser()
     fmt = _format(cfg, out)
-    device = cli.pick_device(cfg.device)
+    device = cfg.device
     loaded = load_generator(cfg.ckpt, cfg.pretrained, device, shared=cfg.shared)
     generator = loaded.generator
-    cli.check_output(out, cfg.overwrite, own=run_folders(loaded))
+    cli.check_output(out, cfg.overwrite, own=loaded.folders)
     if fmt == "folder" and out.is_dir() and any(out.glob("*.png")) and not cfg.overwrite:
         raise UserError(f"out='{out}' already holds PNG images: choose another folder or add overwrite=true")
     space = cfg.space
     check_space(generator, space)
     kwargs = {}
     if cfg.psi != 1:  # the truncation trick: StyleGAN-style generators only
-        if not has_w(generator):
+        if not has_style_space(generator):
             raise UserError(f"psi={cfg.psi}: truncation needs a StyleGAN-style generator (it has a tracked average w)")
         kwargs["psi"] = cfg.psi
     if cfg.interpolate:  # each row morphs from one latent to another
         a, b = _endpoints(cfg, generator, space)
-        frames = cli.renamed(cfg, "steps", "frames")
+        frames = cfg.frames
         latents = interpolate(a, b, torch.linspace(0, 1, frames), cfg.method)  # [rows, frames, ...]
         images = torch.cat([render(generator, chunk.to(device), space, psi=cfg.psi).float().cpu()
                             for chunk in latents.flatten(0, 1).split(cfg.batch_size)])

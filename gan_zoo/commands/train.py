@@ -15,7 +15,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_zoo.commands import cli
 from gan_zoo.commands.cli import CONFIG_DIR
-from gan_zoo.commands.config_checks import auto_precision, check_train_config, precision_advice, unread_additions
+from gan_zoo.commands.config_checks import (
+    auto_precision,
+    check_train_config,
+    precision_advice,
+    takes_argument,
+    unread_additions,
+)
 from gan_zoo.commands.resume_settings import take_stored_config
 from gan_zoo.errors import UserError
 from gan_zoo.runs.callbacks import LogEveryEpoch, StoreConfig
@@ -39,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> L.Trainer:
-    _move_old_budget_keys(cfg)
+    cli.settle(cfg, "train")  # (a no-op after cli.command's; here for notebooks and tests that call train(cfg))
     _drop_metrics_settings_without_metrics(cfg)
     check_train_config(cfg)
     if cfg.trainer.get("threads"):  # before any work: a process's CPU threads are set once
@@ -48,9 +54,7 @@ def train(cfg: DictConfig) -> L.Trainer:
         if warning:
             log.warning(warning)
     launch_dir = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.get("ckpt_path") is not None:  # the old name
-        log.warning("ckpt_path= is now ckpt= (one name in every command); ckpt_path= still works for now")
-    resume = cfg.get("ckpt") or cfg.get("ckpt_path")
+    resume = cfg.get("ckpt")
     paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, resume,
                         worker=rank_zero_only.rank != 0)
     # One writer per run; the other processes of a DDP run are that writer's helpers.
@@ -74,16 +78,6 @@ def train(cfg: DictConfig) -> L.Trainer:
     finally:
         if lock is not None:
             lock.release(remove_folders=not started and paths.ckpt_path is None)
-
-
-def _move_old_budget_keys(cfg: DictConfig) -> None:
-    """trainer.max_kimg / trainer.max_time (the old names) into the budget section, with a deprecation line."""
-    with open_dict(cfg):
-        for key in ("max_kimg", "max_time"):
-            old = cfg.trainer.pop(key, None)
-            if old is not None:
-                log.warning(f"trainer.{key} is now budget.{key}; trainer.{key}= still works for now")
-                cfg.budget[key] = old
 
 
 def _drop_metrics_settings_without_metrics(cfg: DictConfig) -> None:
@@ -134,6 +128,13 @@ def _build(cfg: DictConfig, paths):
 
     datamodule = instantiate(cfg.data)
     sizes = dict(resolution=datamodule.resolution, channels=datamodule.channels)  # from the data, once
+    if datamodule.num_classes:  # a conditional model: its labels' classes come from the data too
+        sizes["num_classes"] = datamodule.num_classes
+        for net in ("generator", "discriminator"):
+            if not takes_argument(cfg.model[net]._target_, "num_classes"):
+                raise UserError(f"data.num_classes={datamodule.num_classes} gives labels, but the {net} "
+                                f"{cfg.model[net]._target_} takes none (num_classes): use a conditional model, or "
+                                "data.num_classes=0")
     module = instantiate(
         cfg.model.module,
         generator=instantiate(cfg.model.generator, **sizes),
@@ -148,11 +149,6 @@ def _build(cfg: DictConfig, paths):
     if compile_networks:  # in place: the state dicts (so checkpoints) keep their keys
         module.generator.compile()
         module.discriminator.compile()
-    trainer_overrides = {}
-    if getattr(module.schedule, "batch_sizes", None):  # batch size per resolution: a new loader each epoch
-        datamodule.batch_size_fn = lambda: module.schedule.batch_size(
-            int(module.images_seen), len(datamodule.dataset), module.generator.max_level, datamodule.batch_size)
-        trainer_overrides["reload_dataloaders_every_n_epochs"] = 1
     # metrics first: the progress bar, the plots and the best checkpoint then see this epoch's evaluation
     callbacks = [instantiate(c) for c in [*(cfg.get("metrics") or {}).values(), *(cfg.get("callbacks") or {}).values()]]
     stop = SafeStop(str(paths.ckpt_dir), cfg.budget.max_time, _continue_command(paths.ckpt_dir / "last.ckpt"))
@@ -165,7 +161,7 @@ def _build(cfg: DictConfig, paths):
     # budget.max_time is SafeStop's (a resumable mid-epoch checkpoint), not Lightning's Timer (ends the epoch early)
     # use_distributed_sampler=False: the data module's sampler shards itself (exact mid-epoch resume under DDP)
     trainer = instantiate(trainer_cfg, callbacks=callbacks, logger=loggers, max_time=None, plugins=[AtomicCheckpointIO()],
-                          use_distributed_sampler=False, **trainer_overrides)
+                          use_distributed_sampler=False)
     log.info(f"run folder: {paths.run_dir}  checkpoints: {paths.ckpt_dir}")
     return trainer, lambda: trainer.fit(module, datamodule=datamodule, ckpt_path=paths.ckpt_path, weights_only=True)
 
@@ -184,8 +180,7 @@ def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, bool]:
     """The `trainer` group as Lightning's Trainer takes it, and gan_zoo's own keys in it: compile (torch.compile
     the generator and discriminator) and threads (set by train() at start)."""
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    for key in ("max_kimg", "max_time", "threads"):  # the old budget keys (train() moves what a user set), and
-        trainer_cfg.pop(key, None)  # threads, set by train()
+    trainer_cfg.pop("threads", None)  # set by train()
     return trainer_cfg, bool(trainer_cfg.pop("compile", False))
 
 

@@ -126,3 +126,23 @@ class ImageFolder(Dataset):
     def __getitem__(self, index: int):
         image = self.cache[index] if self.cache is not None else self._load_any(index)
         return self.to_float(image), 0
+
+
+def read_images(folder: str, resolution: int, channels: int, key: str = "images") -> tuple[torch.Tensor, list[Path]]:
+    """Every readable image under `folder` (or the one image file `folder`) as [N, C, R, R] in [-1, 1], with the
+    training loader's resizing, cropping and bad-file handling, and the files they came from. `key` names the
+    setting in error messages."""
+    from gan_zoo.data.transforms import image_transform
+
+    path = Path(folder).expanduser()
+    if path.is_file():
+        try:
+            with Image.open(path) as image:
+                return image_transform(resolution, channels)(image)[None], [path]
+        except DECODE_ERRORS as e:
+            raise UserError(f"{key}='{path}' is not a readable image ({type(e).__name__}): give an image file or a "
+                            "folder of images") from e
+    if not path.is_dir():
+        raise UserError(f"{key}='{path}': no such folder or file (give a folder of images or one image)")
+    dataset = ImageFolder(str(path), resolution, channels, cache_mib=float("inf"))  # all decoded now: bad files found
+    return dataset.images(), list(dataset.files)

@@ -78,8 +78,12 @@ class MetricsCallback(L.Callback):
         last = trainer.should_stop or trainer.current_epoch + 1 == trainer.max_epochs  # a budget or the last epoch
         if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
             return
-        networks = {"ema": pl_module.generator_ema, "raw": pl_module.generator}
-        results = {which: self._evaluate(trainer, pl_module, networks[which]) for which in self.generators}
+        networks = {"ema": pl_module.generator_ema.module, "raw": pl_module.generator}
+        results = {}
+        for which in self.generators:  # each generator in eval mode while it is scored, then as it was
+            training = networks[which].training
+            results[which] = self._evaluate(trainer, pl_module, networks[which].eval())
+            networks[which].train(training)
         if trainer.is_global_zero:
             record = {"epoch": trainer.current_epoch, "kimg": pl_module.images_seen.item() / 1000,
                       "metrics": results["ema"], **({"metrics_raw": results["raw"]} if "raw" in results else {}),
@@ -97,8 +101,8 @@ class MetricsCallback(L.Callback):
 
     def _evaluate(self, trainer, pl_module, generator) -> dict | None:
         """The metrics of one generator (on rank 0; None elsewhere): every process generates its share."""
-        features, logits = self.evaluator.fake_features(generator, pl_module.latent_dim, pl_module.device,
-                                                        trainer.global_rank, trainer.world_size)
+        features, logits = self.evaluator.fake_features(generator, pl_module.device, trainer.global_rank,
+                                                        trainer.world_size)
         if trainer.world_size > 1:  # [world, n, D] -> [world * n, D]; the shares are equal-sized chunks
             features = pl_module.all_gather(features.to(pl_module.device)).flatten(0, 1).cpu()
             if logits is not None:

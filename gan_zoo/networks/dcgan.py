@@ -29,6 +29,8 @@ def _init_weights(module: nn.Module) -> None:
 
 
 class Generator(nn.Module):
+    num_classes = 0  # unconditional (gan_zoo.contract)
+
     def __init__(
         self,
         resolution: int,  # output height = width, a power of two >= 8 (from the data)
@@ -51,7 +53,7 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z[:, :, None, None])  # [N, C, R, R]
 
 
@@ -75,5 +77,5 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).flatten()  # [N]

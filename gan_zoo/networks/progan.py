@@ -40,6 +40,8 @@ class _Network(nn.Module):
 
 
 class Generator(_Network):
+    num_classes = 0  # unconditional (gan_zoo.contract)
+
     def __init__(
         self,
         resolution: int,  # final output size, a power of two (from the data)
@@ -65,7 +67,7 @@ class Generator(_Network):
         self.to_rgb = nn.ModuleList([EqualizedConv2d(w[level], channels, 1, gain=1) for level in range(self.max_level + 1)])
         self.norm = PixelNorm()
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         level, alpha = self.current()
         x = self.dense(self.norm(z)).reshape(len(z), self.widths[0], 4, 4)  # [N, C0, 4, 4]
         previous = None
@@ -104,7 +106,7 @@ class Discriminator(_Network):
                 nn.AvgPool2d(2),
             ))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         level, alpha = self.current()
         x = F.avg_pool2d(images, 2 ** (self.max_level - level)) if level < self.max_level else images  # [N, C, R_L, R_L]
         h = self.from_rgb[level](x)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gan_zoo import __version__, trusted
+from gan_zoo.contract import has_style_space
 from gan_zoo.errors import UserError
 from gan_zoo.files import atomic_write, write_text
 from gan_zoo.metrics.registry import METRICS
@@ -25,9 +26,9 @@ def describe(generator: nn.Module, arguments: dict, source: str, which: str, fac
               "class": f"{type(generator).__module__}.{type(generator).__name__}",
               "arguments": arguments,  # the class's arguments besides resolution and channels
               "latent_dim": generator.latent_dim, "resolution": generator.resolution, "channels": generator.channels,
-              "w_space": bool(getattr(generator, "has_w", False)), "generator": which, "source": source, **facts}
+              "w_space": has_style_space(generator), "generator": which, "source": source, **facts}
     if config["w_space"]:
-        config |= {"w_dim": generator.mapping.w_avg.shape[0], "num_ws": generator.num_ws}
+        config |= {"w_dim": generator.w_dim, "num_ws": generator.num_ws}
     return config
 
 
