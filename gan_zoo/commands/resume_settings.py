@@ -79,7 +79,7 @@ def shipped_targets() -> dict[str, bool]:
 
     for path in Path(CONFIG_DIR).rglob("*.yaml"):
         walk(OmegaConf.to_container(OmegaConf.load(path)))
-    for place in trusted.ALLOWED:
+    for place in trusted.PLACES:
         for name in trusted.allowed(place):
             found.setdefault(name, place in trusted.PARTIAL)
     return found
