@@ -63,11 +63,10 @@ def load_generator(ckpt: str | None = None, pretrained: str | None = None, devic
         loaded = LoadedGenerator(pretrained_generator(pretrained), pretrained, None, None)
     else:
         checkpoint = load_checkpoint(ckpt)
-        run = run_config(checkpoint, ckpt)
+        generator, run = ema_generator(checkpoint, ckpt, which), run_config(checkpoint, ckpt)
         stored_dir = (run.get("paths") or {}).get("run_dir")
         folders = [str(Path(ckpt).expanduser().parent), *([stored_dir] if isinstance(stored_dir, str) else [])]
-        loaded = LoadedGenerator(ema_generator(checkpoint, ckpt, which), str(Path(ckpt).expanduser()), run,
-                                 checkpoint, folders)
+        loaded = LoadedGenerator(generator, str(Path(ckpt).expanduser()), run, checkpoint, folders)
     loaded.generator.to(device).eval().requires_grad_(False)
     return loaded
 

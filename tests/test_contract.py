@@ -87,10 +87,10 @@ def test_labels_reach_the_generator_the_discriminator_the_regularizers_and_the_e
     L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=2, logger=False, enable_checkpointing=False,
               enable_progress_bar=False, enable_model_summary=False).fit(module, datamodule=data)
     assert len(batches) == 2 and all(c is not None for c in seen["G"] + seen["D"])
-    # D step: G on the batch's labels, D on real and fake, the penalty's D call; G step: G, then D
+    # per batch: the D step's G call and D on real, on fake and on the penalty's mix; the G step's G and D calls
     expected = [one_hot(labels, 10) for labels in batches]
     assert [torch.equal(c, expected[i // 2]) for i, c in enumerate(seen["G"])] == [True] * 4
-    assert all(torch.equal(c, expected[i // 5]) for i, c in enumerate(seen["D"])) and len(seen["D"]) == 10
+    assert all(torch.equal(c, expected[i // 4]) for i, c in enumerate(seen["D"])) and len(seen["D"]) == 8
     module.eval()
     images = module(module.sample_z, module.sample_c)  # the sample grid: the classes in turn
     assert images.shape == (12, 1, 16, 16) and module.sample_c.argmax(1).tolist() == [*range(10), 0, 1]

@@ -134,7 +134,7 @@ def _command_config(name: str, overrides: list[str]):
 
 def test_bad_inputs_of_the_latent_toolkit(run, tmp_path):
     """Each is refused before any work; through the commands: one line, exit 2, nothing written."""
-    from gan_zoo.commands import generate, morph, project
+    from gan_zoo.commands import cli, generate, morph, project
     from gan_zoo.latent.spaces import save_latents
     from gan_zoo.networks.dcgan import Generator
 
@@ -174,6 +174,7 @@ def test_bad_inputs_of_the_latent_toolkit(run, tmp_path):
     ]:
         cfg = _command_config(name, args if name == "generate" else [*args, f"out={out}"])
         with pytest.raises(UserError, match=re.escape(words)):
+            cli.settle(cfg, name)  # what cli.command does before every body
             command(cfg)
         assert not out.exists() and not list(tmp_path.glob("out.*"))
 
