@@ -93,13 +93,15 @@ def read_images(folder: str, resolution: int, channels: int, key: str = "images"
     """Every readable image under `folder` (or the one image file `folder`) as [N, C, R, R] in [-1, 1], with the
     training loader's resizing, cropping and bad-file handling, and the files they came from. `key` names the
     setting in error messages."""
-    from gan_zoo.data.image_folder import DECODE_ERRORS, ImageFolder
+    from gan_zoo.data.image_folder import DECODE_ERRORS, ImageFolder, check_image
     from gan_zoo.data.transforms import image_transform
 
     path = Path(folder).expanduser()
     if path.is_file():
         from PIL import Image
 
+        if (why := check_image(path, resolution)) is not None:
+            raise UserError(f"{key}='{path}' is not a usable image ({why}): give an image file or a folder of images")
         try:
             with Image.open(path) as image:
                 return image_transform(resolution, channels)(image)[None], [path]
@@ -191,9 +193,14 @@ def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, pro
             raise UserError(f"{key}='{path}' holds latents in {record['space']}, not {projector.space}: set "
                             f"space={record['space']}")
         resolution, channels = image_shape(loaded.generator)
-        images = [read_images(f, resolution, channels, key=f"{key} (listed in {path.name})")[0] for f in record["files"]]
-        if not images:
-            raise UserError(f"{key}='{path}' lists no image files: project a folder with gan-zoo-project")
+        files = [Path(f).expanduser() for f in record["files"]]  # the file's word: one image file per latent
+        if not files or len(files) != len(record["latents"]):
+            raise UserError(f"{key}='{path}' lists {len(files)} image files for {len(record['latents'])} latents: "
+                            "project a folder with gan-zoo-project")
+        if missing := [f for f in files if not f.is_file()]:
+            raise UserError(f"{key}='{path}' lists '{missing[0]}', which is not an image file ({len(missing)} such): "
+                            "the images must stay where they were projected from; project them again")
+        images = [read_images(str(f), resolution, channels, key=f"{key} (listed in {path.name})")[0] for f in files]
         return record["latents"], torch.cat(images), record["files"]
     targets, files = read_images(source, *image_shape(loaded.generator), key=key)
     result = project_images(loaded, targets, files, projector, out)

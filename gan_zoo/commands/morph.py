@@ -16,6 +16,8 @@ from gan_zoo.latent.spaces import check_space
 
 
 def run(cfg: DictConfig) -> dict:
+    if not isinstance(cfg.gif_frames, int) or isinstance(cfg.gif_frames, bool) or cfg.gif_frames < 1:
+        raise UserError(f"gif_frames={cfg.gif_frames!r}: must be an integer >= 1 (frames of each pair's GIF)")
     t = cli.renamed(cfg, "steps", "t")
     t = OmegaConf.to_container(t) if OmegaConf.is_list(t) else [t]
     loaded = load_generator(cfg.ckpt, cfg.pretrained, cli.pick_device(cfg.device))
