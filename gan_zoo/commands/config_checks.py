@@ -8,7 +8,7 @@ import math
 from numbers import Number
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_zoo.errors import UserError
@@ -68,7 +68,7 @@ RULES = {
     "trainer.max_epochs": (lambda v: _int(v) and (v >= 1 or v == -1), "a whole number >= 1 (-1 = no limit)"),
     "budget.max_kimg": (lambda v: v is None or (_finite(v) and v > 0),
                         "thousands of images > 0, e.g. 500 (null = no budget)"),
-    "budget.max_time": (_duration, f"a duration > 0 and at most {MAX_DAYS}d, such as 11h30m, 45m or 00:11:30:00 "
+    "budget.max_time": (_duration, f"a duration such as 11h30m, 45m or 00:11:30:00, above 0 and at most {MAX_DAYS}d "
                                    "(null = no limit)"),
     "trainer.log_every_n_steps": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "trainer.limit_train_batches": (
@@ -134,6 +134,8 @@ def check_values(cfg: DictConfig, rules: dict = RULES) -> None:
         value = OmegaConf.select(cfg, key, default="<absent>")
         if isinstance(value, str) and value == "<absent>":
             continue
+        if isinstance(value, ListConfig):  # (e.g. trainer.devices=[0,1]: the rules read plain lists)
+            value = OmegaConf.to_container(value, resolve=True)
         if isinstance(value, DictConfig) or not good(value):
             raise UserError(f"{key}={OmegaConf.to_yaml(value).strip() if isinstance(value, DictConfig) else value!r} "
                             f"is not valid: give {expected}")

@@ -61,11 +61,8 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def newest_readable(candidates, exclude: Path | None = None) -> Path | None:
-    """The newest readable checkpoint among `candidates`; unreadable newer ones (and links to nothing) are skipped
-    with a warning."""
-    candidates = list(candidates)
-    for path in [p for p in candidates if not p.exists()]:
-        log.warning(f"skipping '{path}': a link to a file that does not exist")
+    """The newest readable checkpoint among `candidates`; unreadable newer ones are skipped with a warning, links
+    to nothing (no checkpoint at all) without one."""
     for path in sorted((p for p in candidates if p.exists()), key=lambda p: p.stat().st_mtime, reverse=True):
         if exclude is not None and path.resolve() == exclude.resolve():
             continue
