@@ -82,6 +82,12 @@ def _shared_variant(world, tmp_path, case: str):
         elsewhere = tmp_path / "elsewhere.safetensors"
         os.replace(folder / "generator.safetensors", elsewhere)
         os.symlink(elsewhere, folder / "generator.safetensors")
+    if case == "zero latent_dim":  # weights that fit it: what a forger writes
+        from safetensors.torch import save_file
+
+        from gan_zoo.networks.dcgan import Generator
+
+        save_file(Generator(16, 1, latent_dim=0, width=8).state_dict(), folder / "generator.safetensors")
     if case in ("NaN weights", "Inf weights"):
         from safetensors.torch import load_file, save_file
 
@@ -248,7 +254,7 @@ def test_a_hydra_callback_hydra_refuses_is_one_line(tmp_path, monkeypatch, capsy
     assert list(tmp_path.iterdir()) == []
 
 
-# --- an image of 1 x 20,000,000 pixels ---------------------------------------------------------------------------------
+# --- an image of 1 x 20,000,000 pixels --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cache_mib", [4096, 0])
 def test_an_image_too_large_once_resized_is_skipped_and_counted(world, tmp_path, caplog, cache_mib):

@@ -17,14 +17,21 @@ from tests.helpers import TINY, run_cli
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A finished tiny DCGAN run and a few real images."""
+    """A finished tiny DCGAN run, a tiny StyleGAN-style generator exported (it takes psi=) and a few real images."""
+    from gan_zoo.networks.stylegan import Generator
+    from gan_zoo.runs.shared_model import describe, save
+
     root = tmp_path_factory.mktemp("values")
     result = run_cli([*TINY, "name=base", f"paths.cache={root}/cache"], cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     (ckpt,) = (root / "checkpoints").rglob("last.ckpt")
     (run_dir,) = (root / "experiments" / "base").iterdir()
     images = export_embedded(str(root / "images"), ["bag"], 2)["bag"]
-    return {"root": root, "ckpt": ckpt, "run_dir": run_dir, "images": images}
+    arguments = {"latent_dim": 8, "w_dim": 8, "mapping_layers": 1, "fmap_base": 64, "fmap_max": 8}
+    stylegan = Generator(resolution=8, channels=1, **arguments).eval()
+    save(stylegan, describe(stylegan, arguments, "made here", "ema", {}), root / "stylegan",
+         stylegan(torch.randn(4, 8)).detach())
+    return {"root": root, "ckpt": ckpt, "run_dir": run_dir, "images": images, "stylegan": root / "stylegan"}
 
 
 def command(main, args, monkeypatch, capsys) -> tuple[int, str]:
@@ -52,7 +59,10 @@ def assert_one_line(code: int, err: str, words: list[str]) -> None:
 
 TRAIN = [a for a in TINY] + ["paths.experiments=experiments", "paths.checkpoints=checkpoints", "paths.cache=cache"]
 
-# (command, arguments ({ckpt}, {images}: the world's), words the one line must hold)
+EVAL = ["metrics=classifier", "metrics.evaluate.evaluator.num_real=64", "metrics.evaluate.evaluator.num_fake=64",
+        "metrics.evaluate.evaluator.kid_subset_size=32", "paths.cache=cache"]  # (the world's run has no metrics)
+
+# (command, arguments ({ckpt}, {images}, {stylegan}: the world's), words the one line must hold)
 CASES = [
     ("train", ["trainer.precision=16-true"], ["trainer.precision='16-true'", "mixed"]),
     ("train", ["trainer.precision=bf16-true"], ["trainer.precision='bf16-true'", "mixed"]),
@@ -75,7 +85,7 @@ CASES = [
     ("train", ["data=image_folder", "data.dataset.root={images}", "data.dataset.cache_mib=abc"],
      ["data.dataset.cache_mib='abc'", "MiB"]),
     ("train", ["data=image_folder", "data.dataset.root={images}", "data.dataset.cache_mib=-1"],
-     ["data.dataset.cache_mib=-1"]),
+     ["data.dataset.cache_mib=-1", "MiB"]),
     ("generate", ["ckpt={ckpt}", "out=x.png", "num=0"], ["num=0", ">= 1"]),
     ("generate", ["ckpt={ckpt}", "out=x.png", "num=-3"], ["num=-3"]),
     ("generate", ["ckpt={ckpt}", "out=xdir", "num=0"], ["num=0"]),
@@ -85,31 +95,35 @@ CASES = [
     ("generate", ["ckpt={ckpt}", "out=x.png", "interpolate=true", "steps=0"], ["steps=0"]),
     ("generate", ["ckpt={ckpt}", "out=x.png", "interpolate=true", "rows=0"], ["rows=0"]),
     ("generate", ["ckpt={ckpt}", "out=x.gif", "interpolate=true", "fps=0"], ["fps=0", "> 0"]),
-    ("generate", ["ckpt={ckpt}", "out=x.png", "psi=nan"], ["psi=nan", "finite"]),
-    ("generate", ["ckpt={ckpt}", "out=x.png", "psi=inf"], ["psi=inf", "finite"]),
+    ("generate", ["shared={stylegan}", "out=x.png", "num=4", "psi=nan"], ["psi=nan", "finite"]),
+    ("generate", ["shared={stylegan}", "out=x.png", "num=4", "psi=inf"], ["psi=inf", "finite"]),
     ("project", ["ckpt={ckpt}", "images={images}", "out=proj", "projection.lr=-1"], ["projection.lr=-1", "> 0"]),
     ("project", ["ckpt={ckpt}", "images={images}", "out=proj", "projection.lr=nan"], ["projection.lr=nan"]),
     ("project", ["ckpt={ckpt}", "images={images}", "out=proj", "projection.noise_weight=-1"],
      ["projection.noise_weight=-1"]),
-    ("morph", ["ckpt={ckpt}", "start={images}", "end={images}", "out=m", "gif_frames=0"], ["gif_frames=0", ">= 1"]),
-    ("morph", ["ckpt={ckpt}", "start={images}", "end={images}", "out=m", "projection.lr=-1"], ["projection.lr=-1"]),
-    ("eval", ["ckpt={ckpt}", "out=m.json", "memorization=true", "memorization_num=0"], ["memorization_num=0"]),
-    ("eval", ["ckpt={ckpt}", "out=m.json", "memorization=true", "memorization_rows=0"], ["memorization_rows=0"]),
+    ("morph", ["ckpt={ckpt}", "start={images}", "end={images}", "out=m", "features=pixels", "projection.steps=2",
+               "gif_frames=0"], ["gif_frames=0", ">= 1"]),
+    ("morph", ["ckpt={ckpt}", "start={images}", "end={images}", "out=m", "features=pixels", "projection.lr=-1"],
+     ["projection.lr=-1"]),
+    ("eval", ["ckpt={ckpt}", "out=m.json", *EVAL, "memorization=true", "memorization_num=0"], ["memorization_num=0"]),
+    ("eval", ["ckpt={ckpt}", "out=m.json", *EVAL, "memorization=true", "memorization_rows=0"], ["memorization_rows=0"]),
 ]
 MAINS = {"train": train.main, "generate": generate.main, "project": project.main, "morph": morph.main,
          "eval": evaluate.main}
 
 
-@pytest.mark.parametrize("name, args, words", CASES,
-                         ids=[" ".join([c[0], *(a for a in c[1] if "{" not in a and not a.startswith("out="))])
-                              for c in CASES])
+def _id(case) -> str:
+    return " ".join([case[0], *(a for a in case[1] if "{" not in a and not a.startswith("out=") and a not in EVAL)])
+
+
+@pytest.mark.parametrize("name, args, words", CASES, ids=[_id(c) for c in CASES])
 def test_a_bad_value_is_one_line_and_writes_nothing(world, tmp_path, monkeypatch, capsys, name, args, words):
     if "transformer" in " ".join(args) and torch.cuda.is_available():
         pytest.skip("a CUDA machine: transformer-engine may be usable here")
     if "mps" in " ".join(args) and torch.backends.mps.is_available():
         pytest.skip("an Apple GPU is here")
     monkeypatch.chdir(tmp_path)
-    given = [a.format(ckpt=world["ckpt"], images=world["images"]) for a in args]
+    given = [a.format(ckpt=world["ckpt"], images=world["images"], stylegan=world["stylegan"]) for a in args]
     before = set(tmp_path.rglob("*")) | set(world["root"].rglob("*"))
     code, err = command(MAINS[name], [*(TRAIN if name == "train" else []), *given], monkeypatch, capsys)
     assert_one_line(code, err, words)
