@@ -193,7 +193,7 @@ def projected_set(loaded: LoadedGenerator, source: str, key: str, out: Path, pro
             raise UserError(f"{key}='{path}' holds latents in {record['space']}, not {projector.space}: set "
                             f"space={record['space']}")
         resolution, channels = image_shape(loaded.generator)
-        files = [Path(f).expanduser() for f in record["files"]]  # the file's word: one image file per latent
+        files = [Path(f).expanduser() for f in record["files"]]  # one image file per latent; nothing else is read
         if not files or len(files) != len(record["latents"]):
             raise UserError(f"{key}='{path}' lists {len(files)} image files for {len(record['latents'])} latents: "
                             "project a folder with gan-zoo-project")

@@ -142,9 +142,12 @@ def _check_arguments(factory, kwargs: dict, source: str, where: str, target: str
     """A UserError for an argument `factory` does not take, or a value of another type than its signature says."""
     try:
         parameters = inspect.signature(factory).parameters
-        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
-    except (TypeError, ValueError, NameError):
+    except (TypeError, ValueError):  # (a builtin without a signature: nothing to check against)
         return
+    try:
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+    except (TypeError, NameError):  # annotations that do not resolve: the defaults' types only
+        hints = {}
     takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
     for name, value in kwargs.items():
         if name not in parameters:
