@@ -1,5 +1,6 @@
 """What every gan-zoo command shares: where the configs are, and how bad input ends (one line on stderr
 starting `gan-zoo: error:`, exit code 2, no traceback), whether Hydra or gan_zoo finds it."""
+import errno
 import os
 import re
 import sys
@@ -8,7 +9,13 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+import yaml
+from hydra.errors import (
+    ConfigCompositionException,
+    InstantiationException,
+    MissingConfigException,
+    OverrideParseException,
+)
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -31,14 +38,32 @@ def report_user_error(on_error=None):
     try:
         yield
     except Exception as e:
-        cause = e
-        while cause is not None and not isinstance(cause, UserError):
-            cause = cause.__cause__ or cause.__context__
+        cause = _in_chain(e, lambda c: isinstance(c, UserError))
+        if cause is None and (os_error := _in_chain(e, _not_writable)) is not None:
+            cause = os_error_message(os_error)
         if cause is None:
             raise
         if on_error is not None:
             on_error()
         fail(str(cause))
+
+
+def _in_chain(error: BaseException, test):
+    """The first exception in `error`'s chain of causes (itself included) that passes `test`, or None."""
+    while error is not None and not test(error):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+def _not_writable(error: BaseException) -> bool:
+    """A folder that cannot be written: read-only, not the user's, or full."""
+    codes = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+    return isinstance(error, OSError) and error.errno in codes
+
+
+def os_error_message(error: OSError) -> str:
+    return (f"could not write '{error.filename}' ({error.strerror}): choose a folder you can write to (out= of this "
+            "command; paths.experiments= and paths.checkpoints= of gan-zoo-train) or free some space")
 
 
 def hydra_error_message(error: Exception) -> str | None:
@@ -76,7 +101,26 @@ def hydra_error_message(error: Exception) -> str | None:
     if isinstance(error, OmegaConfBaseException) and not _raised_in_gan_zoo(error):  # e.g. name=${nope}
         key = f"{error.full_key}: " if getattr(error, "full_key", None) else ""
         return f"{key}{text.splitlines()[0]} (check the ${{...}} references in the overrides)"
+    if _not_writable(error):  # e.g. Hydra making the run folder in a read-only experiments/
+        return os_error_message(error)
+    if isinstance(error, yaml.YAMLError):  # a config file (e.g. of --config-dir) that is not plain YAML
+        return _yaml_message(error)
+    if isinstance(error, InstantiationException) and not _raised_in_gan_zoo(error):  # e.g. +hydra.callbacks.x
+        found = re.search(r"full_key: (\S+)", text)
+        key = found.group(1) if found else "a hydra setting"
+        reason = " ".join(text.split("full_key:")[0].split())
+        return f"{key}: Hydra refused it ({reason}); remove that override or config entry"
     return None
+
+
+def _yaml_message(error) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f"'{mark.name}' line {mark.line + 1}" if mark is not None else "a config file"
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if "python/" in problem:
+        return (f"{where}: {problem}: config files hold plain values (numbers, strings, lists, mappings) and no "
+                "!!python tags are read; remove the tag (a class is named by _target_)")
+    return f"{where} is not valid YAML: {problem}"
 
 
 # settings that moved: an unknown one of these names says where it went (project and morph: the projection section)

@@ -19,7 +19,7 @@ from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api
 from gan_zoo.commands import cli
-from gan_zoo.commands.config_checks import check_required
+from gan_zoo.commands.config_checks import check_required, check_values, whole
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
 from gan_zoo.files import write_text
@@ -33,6 +33,8 @@ def evaluate(cfg: DictConfig) -> dict:
     _check(cfg)
     device = cfg.device
     loaded = api.load_generator(ckpt=cfg.ckpt, device=device, which=cfg.generator) if cfg.ckpt else None
+    if loaded is not None and not cfg.images:  # (a damaged file is told before the work)
+        epoch, kimg = epochs_of(loaded.checkpoint, cfg.ckpt)[0], kimg_of(loaded.checkpoint, cfg.ckpt)
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
         if "evaluate" not in cfg.metrics:
             raise UserError("metrics=none evaluates nothing: choose metrics=classifier or metrics=inception")
@@ -40,13 +42,15 @@ def evaluate(cfg: DictConfig) -> dict:
     else:  # the run's own, from its checkpoint
         evaluator = api.run_evaluator(loaded, cache_dir=cfg.paths.cache)
     datamodule = instantiate(cfg.data) if cfg.get("data") is not None else api.run_data(loaded)
+    # the folder's files are checked before the real features are computed (and cached)
+    images = ImageFolder(cfg.images, datamodule.resolution, datamodule.channels, cache_mib=0) if cfg.images else None
     real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)
     if cfg.images:
-        features, logits, scored = folder_features(cfg.images, evaluator, datamodule, device)
+        features, logits, scored = folder_features(images, evaluator, device)
     else:
         features, logits = evaluator.fake_features(loaded.generator, device)
         scored = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "generator": cfg.generator,
-                  "epoch": epochs_of(loaded.checkpoint)[0], "kimg": kimg_of(loaded.checkpoint)}
+                  "epoch": epoch, "kimg": kimg}
     metrics = evaluator.compute(real, features, logits)
     if cfg.memorization:
         extractor = api.run_extractor(loaded, "pixels") if cfg.memorization_space == "pixels" else evaluator.extractor
@@ -56,7 +60,14 @@ def evaluate(cfg: DictConfig) -> dict:
             "protocol": protocol}
 
 
+RULES = {  # setting -> (is the value good?, what a good value looks like)
+    "memorization_num": (whole(1), "a whole number of generated images >= 1, e.g. 1000"),
+    "memorization_rows": (whole(1), "a whole number of rows >= 1"),
+}
+
+
 def _check(cfg: DictConfig) -> None:
+    check_values(cfg, RULES)
     if cfg.memorization_space not in ("run", "pixels"):
         raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or "
                         "pixels")
@@ -73,18 +84,18 @@ def _check(cfg: DictConfig) -> None:
                         "to use that run's")
 
 
-def folder_features(folder: str, evaluator, datamodule, device) -> tuple:
-    """(features, logits, what was scored) of the images in `folder`, read as the training data is (resized and
+def folder_features(images: ImageFolder, evaluator, device) -> tuple:
+    """(features, logits, what was scored) of the images of a folder, read as the training data is (resized and
     center-cropped to its resolution, its channels), then quantized like generated images: `num_fake` of them,
     a subset drawn with the protocol's seed when the folder has more."""
-    images = ImageFolder(folder, datamodule.resolution, datamodule.channels, cache_mib=0)
+    folder = images.root
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(evaluator.seed))[: evaluator.num_fake]
     if len(chosen) < evaluator.num_fake:
         print(f"gan-zoo: warning: '{folder}' has {len(images)} images, fewer than the protocol's num_fake="
               f"{evaluator.num_fake}: all are scored (FID is biased upwards at smaller N; compare at equal N)",
               file=sys.stderr)
     features, logits = evaluator.dataset_features(images, chosen.sort().values, device)
-    return features, logits, {"images": str(Path(folder).expanduser().resolve()), "num_images": len(images)}
+    return features, logits, {"images": str(folder.resolve()), "num_images": len(images)}
 
 
 def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device) -> dict:

@@ -116,7 +116,7 @@ def _build(cfg: DictConfig, paths):
         if differences := architecture_differences(run_config(checkpoint, paths.ckpt_path), config):
             raise UserError(f"'{paths.ckpt_path}' was trained with other networks than this config builds: "
                             + "; ".join(differences) + " (drop these overrides to resume, or start a fresh run)")
-        completed, kimg = epochs_of(checkpoint)[1], kimg_of(checkpoint)
+        completed, kimg = epochs_of(checkpoint, paths.ckpt_path)[1], kimg_of(checkpoint, paths.ckpt_path)
         max_epochs, max_kimg = cfg.trainer.max_epochs, cfg.budget.max_kimg
         if is_finished(completed, kimg, max_epochs, max_kimg):
             seen = (f"it has seen {kimg:g} kimg and budget.max_kimg={max_kimg:g}" if max_kimg else

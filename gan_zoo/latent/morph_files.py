@@ -34,8 +34,10 @@ def morph(generator, start: str, end: str, out: str, extractor, projector=None, 
     if not ts or any(not 0 <= x <= 1 for x in ts):
         raise UserError(f"t={list(t)}: give fractions between 0 and 1, e.g. [0,0.25,0.5,0.75,1]")
     check_pairing(pairing)
-    if media_pairs < 0:
-        raise UserError(f"media_pairs={media_pairs}: must be >= 0")
+    if not isinstance(media_pairs, int) or isinstance(media_pairs, bool) or media_pairs < 0:
+        raise UserError(f"media_pairs={media_pairs!r}: must be an integer >= 0")
+    if not isinstance(gif_frames, int) or isinstance(gif_frames, bool) or gif_frames < 1:
+        raise UserError(f"gif_frames={gif_frames!r}: must be an integer >= 1 (frames of each pair's GIF)")
     middle_images = read_images(middle, generator.resolution, generator.channels, key="middle")[0] if middle else None
     out = Path(out).expanduser()
     a, start_images, start_files = projected_set(generator, source, start, "start", out / "start", projector)
@@ -57,10 +59,15 @@ def projected_set(generator, source: str, given: str, key: str, out: Path, proje
         if record["space"] != projector.space:
             raise UserError(f"{key}='{path}' holds latents in {record['space']}, not {projector.space}: set "
                             f"space={record['space']}")
-        images = [read_images(f, generator.resolution, generator.channels, key=f"{key} (listed in {path.name})")[0]
-                  for f in record["files"]]
-        if not images:
-            raise UserError(f"{key}='{path}' lists no image files: project a folder with gan-zoo-project")
+        files = [Path(f).expanduser() for f in record["files"]]  # one image file per latent; nothing else is read
+        if not files or len(files) != len(record["latents"]):
+            raise UserError(f"{key}='{path}' lists {len(files)} image files for {len(record['latents'])} latents: "
+                            "project a folder with gan-zoo-project")
+        if missing := [f for f in files if not f.is_file()]:
+            raise UserError(f"{key}='{path}' lists '{missing[0]}', which is not an image file ({len(missing)} such): "
+                            "the images must stay where they were projected from; project them again")
+        images = [read_images(str(f), generator.resolution, generator.channels,
+                              key=f"{key} (listed in {path.name})")[0] for f in files]
         return record["latents"], torch.cat(images), record["files"]
     targets, files = read_images(given, generator.resolution, generator.channels, key=key)
     result = project_images(generator, targets, files, projector, out, source=source)

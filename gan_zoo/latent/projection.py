@@ -138,6 +138,11 @@ class Projector:
         for key, low in (("steps", 1), ("batch_size", 1), ("starts", 1)):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
                 raise UserError(f"projection.{key}={getattr(self, key)!r}: must be an integer >= {low}")
+        number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+        if self.lr is not None and not (number(self.lr) and self.lr > 0):
+            raise UserError(f"projection.lr={self.lr!r}: must be a number > 0 (null = 0.05 in z, 0.1 in w)")
+        if not (number(self.noise_weight) and self.noise_weight >= 0):
+            raise UserError(f"projection.noise_weight={self.noise_weight!r}: must be a number >= 0")
 
     def total_steps(self, images: int) -> int:
         """The optimisation steps that projecting `images` images takes (what a progress bar counts)."""

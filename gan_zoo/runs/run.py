@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def records(run_dir: Path) -> list[dict]:
     """The evaluations in a run's metrics.jsonl; a line that is cut off (a run killed while writing) or not an
-    evaluation is skipped with one warning."""
+    evaluation (fields missing or of another type: a file from elsewhere) is skipped with one warning."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []
@@ -26,15 +26,27 @@ def records(run_dir: Path) -> list[dict]:
     for line in path.read_text(errors="replace").splitlines():
         try:
             record = json.loads(line)
-            if isinstance(record, dict) and isinstance(record["metrics"]["fid"], (int, float)):
+            if _is_evaluation(record):
                 good.append(record)
                 continue
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, RecursionError):
             pass
         skipped += bool(line.strip())
     if skipped:
         log.warning(f"'{path}': skipped {skipped} unreadable line(s) (cut off, or not an evaluation)")
     return good
+
+
+def _is_evaluation(record) -> bool:
+    """Whether a metrics.jsonl line has what its readers (compare, plots, the summary) use, of the types the
+    metrics callback writes."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    metrics = lambda v: isinstance(v, dict) and number(v.get("fid")) and all(map(number, v.values()))  # noqa: E731
+    return (isinstance(record, dict) and metrics(record.get("metrics"))
+            and ("metrics_raw" not in record or metrics(record["metrics_raw"]))
+            and isinstance(record.get("epoch"), int) and number(record.get("kimg"))
+            and isinstance(record.get("protocol"), dict) and isinstance(record["protocol"].get("extractor"), str)
+            and all(record.get(k) is None or number(record[k]) for k in ("train_seconds", "peak_memory_gib")))
 
 
 def best_fid(run_dir: Path) -> float | None:
