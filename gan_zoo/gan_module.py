@@ -148,7 +148,8 @@ class GANModule(L.LightningModule):
         return logs
 
     def training_step(self, batch, batch_idx: int) -> None:
-        real, labels = batch if isinstance(batch, (list, tuple)) else (batch, None)  # [N, C, H, W] in [-1, 1], [N]
+        batch = list(batch) if isinstance(batch, (list, tuple)) else [batch]  # (images,) or (images, labels)
+        real, labels = batch[0], (batch[1] if len(batch) > 1 else None)  # [N, C, H, W] in [-1, 1], [N]
         c = self._labels(labels)  # [N, num_classes], None when unconditional
         g_opt, d_opt = self.optimizers()
         images = real.shape[0] * self.trainer.world_size

@@ -92,7 +92,7 @@ CASES = [
     ("generate", ["ckpt={ckpt}", "out=x.png", "batch_size=0"], ["batch_size=0"]),
     ("generate", ["ckpt={ckpt}", "out=x.png", "nrow=0"], ["nrow=0"]),
     ("generate", ["ckpt={ckpt}", "out=x.png", "interpolate=true", "frames=0"], ["frames=0"]),
-    ("generate", ["ckpt={ckpt}", "out=x.png", "interpolate=true", "steps=0"], ["steps=0"]),
+    ("generate", ["ckpt={ckpt}", "out=x.png", "interpolate=true", "frames=0"], ["frames=0"]),
     ("generate", ["ckpt={ckpt}", "out=x.png", "interpolate=true", "rows=0"], ["rows=0"]),
     ("generate", ["ckpt={ckpt}", "out=x.gif", "interpolate=true", "fps=0"], ["fps=0", "> 0"]),
     ("generate", ["shared={stylegan}", "out=x.png", "num=4", "psi=nan"], ["psi=nan", "finite"]),

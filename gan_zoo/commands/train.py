@@ -110,7 +110,8 @@ def _build(cfg: DictConfig, paths):
             log.info(f"trainer.precision=auto: {cfg.trainer.precision} on this machine")
     if paths.ckpt_path is not None:  # what shaped the run comes from its checkpoint, unless given here
         checkpoint = load_checkpoint(paths.ckpt_path)
-        take_stored_config(cfg, run_config(checkpoint, paths.ckpt_path), paths.ckpt_path, kimg_of(checkpoint))
+        take_stored_config(cfg, run_config(checkpoint, paths.ckpt_path), paths.ckpt_path,
+                           kimg_of(checkpoint, paths.ckpt_path))
     config = OmegaConf.to_container(cfg, resolve=True)
     if paths.ckpt_path is not None:  # the networks come from the checkpoint: today's config must agree
         if differences := architecture_differences(run_config(checkpoint, paths.ckpt_path), config):
@@ -181,6 +182,8 @@ def lightning_trainer_config(cfg: DictConfig) -> tuple[dict, bool]:
     the generator and discriminator) and threads (set by train() at start)."""
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_cfg.pop("threads", None)  # set by train()
+    for old in ("max_kimg", "max_time"):  # the deprecated names' placeholders (settle moves a value to budget.*)
+        trainer_cfg.pop(old, None)
     return trainer_cfg, bool(trainer_cfg.pop("compile", False))
 
 

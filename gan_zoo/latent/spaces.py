@@ -100,8 +100,7 @@ def latent_shape(generator: nn.Module, space: str) -> tuple[int, ...]:
     """The shape of one latent of `generator` in `space`."""
     if space == "z":
         return (generator.latent_dim,)
-    w_dim = generator.mapping.w_avg.shape[0]
-    return (w_dim,) if space == "w" else (generator.num_ws, w_dim)
+    return (generator.w_dim,) if space == "w" else (generator.num_ws, generator.w_dim)  # (the contract's names)
 
 
 def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
