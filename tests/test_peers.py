@@ -72,7 +72,8 @@ import json, sys, types
 sys.path.insert(0, {str(source)!r})
 sys.modules.setdefault("h5py", types.ModuleType("h5py"))
 from models.trainer.progressive_gan_trainer import ProgressiveGANTrainer
-trainer = ProgressiveGANTrainer({str(tmp_path / "data")!r}, useGPU=False, checkPointDir=None, config=json.loads(sys.argv[1]))
+trainer = ProgressiveGANTrainer({str(tmp_path / "data")!r}, useGPU=False, checkPointDir=None,
+                                config=json.loads(sys.argv[1]))
 seen, step = [], trainer.model.optimizeParameters
 def counted(*a, **k):
     seen.append((len(trainer.model.getOriginalG().toRGBLayers) - 1, trainer.model.config.alpha))  # scale, alpha
@@ -86,7 +87,8 @@ print(json.dumps(seen))
     assert ran.returncode == 0, ran.stderr[-2000:]
     seen = [tuple(x) for x in json.loads(ran.stdout.strip().splitlines()[-1])]
     steps, jumps, values = pytorch_gan_zoo.growth(0.16, 8, 16, 4)
-    expected = [(s, values[s][min(j, len(values[s]) - 1)] if values[s] else 0) for s in range(4) for j in range(steps[s])]
+    expected = [(s, values[s][min(j, len(values[s]) - 1)] if values[s] else 0)  # alpha stays at its last jump
+                for s in range(4) for j in range(steps[s])]
     assert seen == expected and len(seen) == total == 20
     assert steps == [3, 4, 4, 9] and 0.0 < values[1][0] < 1.0
 
@@ -142,3 +144,35 @@ def test_harness_runs_end_to_end(tmp_path, harness):
         assert scored["protocol"]["extractor"] == "fmnist_cnn" and scored["protocol"]["num_fake"] == 64
         assert np.isfinite(result["scores"][name]["fid_fmnist_cnn"]) and result["scores"][name]["fid_fmnist_cnn"] > 0
     assert list(tmp_path.iterdir()) == [out]  # their source and the data went to a scratch folder, now gone
+
+
+def _fake_run(folder, seed, fid, raw_fid, num_real=2000):
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({
+        "reference": "NVlabs/stylegan2-ada-pytorch", "seed": seed, "kimg": 45.024, "smoke": False,
+        "train_images_per_sec": 30.0 + seed, "wall_seconds_with_startup": 1500.0, "g_params": 1_050_000,
+        "d_params": 1_150_000, "peak_memory_gib": 1.5}))
+    for name, value in (("ema", fid), ("raw", raw_fid)):
+        metrics = {f"{m}_fmnist_cnn": value if m == "fid" else 0.5 for m in ("fid", "kid", "is", "precision", "recall")}
+        protocol = {"extractor": "fmnist_cnn", "weights_sha256": "a1", "num_real": num_real, "num_fake": 2000,
+                    "real_split": "train", "prdc_k": 5}
+        (folder / f"{name}.metrics.json").write_text(json.dumps({"metrics": metrics, "protocol": protocol}))
+
+
+def test_reference_rows_in_the_comparisons_columns(tmp_path, capsys, monkeypatch):
+    import table
+
+    for seed, (fid, raw) in enumerate([(12.0, 10.0), (10.0, 11.0), (14.0, 30.0)]):
+        _fake_run(tmp_path / f"s{seed}", seed, fid, raw)
+    monkeypatch.setattr(sys, "argv", ["table.py", *(str(tmp_path / f"s{s}") for s in range(3))])
+    table.main()
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("| variant | seeds"))
+    row = next(line for line in lines if line.startswith("| NVlabs/stylegan2-ada-pytorch") and " | 3 | " in line)
+    assert len(header.split("|")) == len(row.split("|"))  # the same columns as gan-zoo-compare's
+    assert "| 3 | 12.00 (10.00 .. 14.00) | 12.0, 10.0, 14.0 |" in row and "| 31.0 | 1.05 M | 1.15 M | 1.50 |" in row
+    assert any(line.endswith("| 10.00, 11.00, 30.00 | 11.00 | 12.00 |") for line in lines)
+    _fake_run(tmp_path / "other", 3, 9.0, 9.0, num_real=1000)
+    monkeypatch.setattr(sys, "argv", ["table.py", str(tmp_path / "s0"), str(tmp_path / "other")])
+    with pytest.raises(SystemExit, match="scored under different protocols"):
+        table.main()

@@ -114,9 +114,10 @@ def write_pngs(pixels: torch.Tensor, folder: Path, start: int = 0) -> None:
         Image.fromarray(array, "L" if image.shape[0] == 1 else "RGB").save(folder / f"{start + i:05d}.png")
 
 
-def export_data(folder: Path, resolution: int = 32) -> Path:
-    """The training images the references read: one grayscale PNG per embedded image."""
-    write_pngs(embedded_pixels(resolution), folder)
+def export_data(folder: Path, resolution: int = 32, count: int | None = None) -> Path:
+    """The training images the references read: one grayscale PNG per embedded image (the first `count` of them,
+    None = all)."""
+    write_pngs(embedded_pixels(resolution)[:count], folder)
     return folder
 
 
@@ -130,20 +131,42 @@ def write_generated(sample, count: int, folder: Path, batch: int = 250) -> None:
             write_pngs(quantize(sample(min(batch, count - start))), folder, start)
 
 
-def score_command(folder: Path, out: Path, protocol: list[str] = PROTOCOL) -> list[str]:
-    return [sys.executable, "-m", "gan_zoo.commands.evaluate", f"images={folder}", f"out={out}", *protocol]
-
-
 def score(folder: Path, out: Path, protocol: list[str] = PROTOCOL) -> dict:
-    """gan-zoo-eval images=<folder> under the comparison's protocol; its result (also written to `out`)."""
-    subprocess.run(score_command(folder, out, protocol), check=True, stdout=subprocess.DEVNULL)
+    """`gan-zoo-eval images=<folder> out=<out>` under the comparison's protocol; its result."""
+    command = [sys.executable, "-m", "gan_zoo.commands.evaluate", f"images={folder}", f"out={out}", *protocol]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 
 
-def training_rate(images: int, seconds: float) -> float:
-    return images / seconds if seconds > 0 else float("nan")
+def reset_peak_memory() -> None:
+    """Restart the process's resident high-water mark (Linux), as gan_zoo's metrics callback does at a run's start."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
-def write_result(out: Path, result: dict) -> None:
+def peak_memory_gib() -> float | None:
+    """The process's resident high-water mark (VmHWM) since reset_peak_memory; None where there is no /proc."""
+    try:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) / 2**20  # kB
+
+
+def finish(out: Path, result: dict, samplers: dict, count: int, smoke: bool = False, scored: bool = True) -> dict:
+    """Write `count` PNGs of each generator (name -> sample(n)) to out/<name>/, score each folder under the
+    comparison's protocol (out/<name>.metrics.json; --smoke's: 64 images), and write it all to out/result.json."""
+    torch.manual_seed(result["seed"])
+    result["folders"] = {}
+    for name, sample in samplers.items():
+        write_generated(sample, count, out / name)
+        result["folders"][name] = str(out / name)
+    if scored:
+        protocol = SMOKE_PROTOCOL if smoke else PROTOCOL
+        result["scores"] = {name: score(out / name, out / f"{name}.metrics.json", protocol)["metrics"]
+                            for name in samplers}
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("options", "config")}, indent=2))
+    return result

@@ -52,9 +52,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (PROTOCOL, PYTORCH_GAN_ZOO, SMOKE_PROTOCOL, Patch, export_data, prepare, score,  # noqa: E402
-                    write_generated, write_result)
+from common import (PYTORCH_GAN_ZOO, Patch, export_data, finish, peak_memory_gib, prepare,  # noqa: E402
+                    reset_peak_memory)
 
+SMOKE_IMAGES = 256  # --smoke trains on the first images only (writing 5,000 PNGs is a third of its time)
 PATCHES = [
     Patch("models/progressive_gan.py", "betas=[0, 0.99]", "betas=[0.0, 0.99]", count=2),
     Patch("models/progressive_gan.py", "self.avgG.module.setNewAlpha(newAlpha)",
@@ -113,7 +114,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.smoke:  # phases of 16 images at batch 8 (a fade is one batch at alpha 0.5): 3, 4, 4 and 2 steps
-        settings, steps = config(0.104, 8, 16, [8, 8, 8, 8], 16, 5000)
+        settings, steps = config(0.104, 8, 16, [8, 8, 8, 8], 16, SMOKE_IMAGES)
         count = 64
     else:
         settings, steps = config(args.kimg, 32, 2000, [64, 64, 64, 32], 128, 5000)
@@ -124,7 +125,7 @@ def main():
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(args.scratch or temp)
         source = prepare(PYTORCH_GAN_ZOO, scratch, PATCHES, args.archive, args.checkout)
-        data = export_data(scratch / "data")
+        data = export_data(scratch / "data", count=SMOKE_IMAGES if args.smoke else None)
         sys.path.insert(0, str(source))
         if importlib.util.find_spec("h5py") is None:
             sys.modules["h5py"] = types.ModuleType("h5py")
@@ -132,45 +133,39 @@ def main():
 
         trainer = ProgressiveGANTrainer(str(data), useGPU=False, visualisation=None, lossIterEvaluation=100,
                                         checkPointDir=None, config=settings)
-        timed = {"seconds": 0.0, "steps": 0}
+        seconds, counts = [0.0] * len(settings["depthScales"]), [0] * len(settings["depthScales"])  # per scale
         epoch, optimize = trainer.trainOnEpoch, trainer.model.optimizeParameters
 
-        def timed_epoch(*a, **k):
+        def timed_epoch(loader, scale, **kwargs):
             start = time.perf_counter()
             try:
-                return epoch(*a, **k)
+                return epoch(loader, scale, **kwargs)
             finally:
-                timed["seconds"] += time.perf_counter() - start
+                seconds[scale] += time.perf_counter() - start
 
         def counted_step(*a, **k):
-            timed["steps"] += 1
+            counts[len(trainer.model.getOriginalG().toRGBLayers) - 1] += 1
             return optimize(*a, **k)
 
         trainer.trainOnEpoch, trainer.model.optimizeParameters = timed_epoch, counted_step
+        reset_peak_memory()
         start = time.perf_counter()
         trainer.train()
-        wall = time.perf_counter() - start
+        wall, peak = time.perf_counter() - start, peak_memory_gib()
     model, batch = trainer.model, settings["miniBatchSize"]
-    if timed["steps"] != steps:
-        sys.exit(f"error: their trainer took {timed['steps']} steps, the schedule {steps}")
-    torch.manual_seed(args.seed)
-    folders = {}
-    for name, average in (("ema", True), ("raw", False)):
-        folders[name] = out / name
-        write_generated(lambda n: model.test(model.buildNoiseData(n)[0], getAvG=average), count, folders[name])
+    if sum(counts) != steps:
+        sys.exit(f"error: their trainer took {sum(counts)} steps, the schedule {steps}")
+    samplers = {name: (lambda n, average=average: model.test(model.buildNoiseData(n)[0], getAvG=average))
+                for name, average in (("ema", True), ("raw", False))}
     result = {"reference": PYTORCH_GAN_ZOO.name, "commit": PYTORCH_GAN_ZOO.commit, "seed": args.seed,
               "kimg": steps * batch / 1000, "smoke": args.smoke,
-              "train_images_per_sec": steps * batch / timed["seconds"], "timed_images": steps * batch,
-              "timed_seconds": timed["seconds"], "wall_seconds_with_startup": wall,
+              "train_images_per_sec": steps * batch / sum(seconds), "timed_images": steps * batch,
+              "timed_seconds": sum(seconds), "wall_seconds_with_startup": wall, "peak_memory_gib": peak,
+              "per_scale": [{"resolution": 4 * 2**s, "steps": n, "seconds": t, "images_per_sec": n * batch / t}
+                            for s, (n, t) in enumerate(zip(counts, seconds))],
               "g_params": sum(p.numel() for p in model.getOriginalG().parameters()),
-              "d_params": sum(p.numel() for p in model.getOriginalD().parameters()),
-              "folders": {k: str(v) for k, v in folders.items()}, "config": settings}
-    if not args.no_score:
-        protocol = SMOKE_PROTOCOL if args.smoke else PROTOCOL
-        result["scores"] = {name: score(folder, out / f"{name}.metrics.json", protocol)["metrics"]
-                            for name, folder in folders.items()}
-    write_result(out, result)
-
+              "d_params": sum(p.numel() for p in model.getOriginalD().parameters()), "config": settings}
+    finish(out, result, samplers, count, args.smoke, not args.no_score)
 
 if __name__ == "__main__":
     main()

@@ -42,8 +42,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PROTOCOL, SMOKE_PROTOCOL, STYLEGAN2_ADA, Patch, export_data, prepare, score, write_generated, write_result  # noqa: E402
+from common import (STYLEGAN2_ADA, Patch, export_data, finish, peak_memory_gib, prepare,  # noqa: E402
+                    reset_peak_memory)
 
+SMOKE_IMAGES = 256  # --smoke trains on the first images only (writing 5,000 PNGs is a third of its time)
 LOOP = "training/training_loop.py"
 PATCHES = [
     Patch("torch_utils/misc.py", "        super().__init__(dataset)\n", "        super().__init__()\n"),
@@ -98,7 +100,7 @@ def main():
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(args.scratch or temp)
         source = prepare(STYLEGAN2_ADA, scratch, PATCHES, args.archive, args.checkout)
-        data = export_data(scratch / "data")
+        data = export_data(scratch / "data", count=SMOKE_IMAGES if args.smoke else None)
         sys.path.insert(0, str(source))
         import dnnlib
         import train
@@ -111,25 +113,20 @@ def main():
         (run_dir / "training_options.json").write_text(json.dumps(settings, indent=2) + "\n")
         dnnlib.util.Logger(file_name=str(run_dir / "log.txt"), file_mode="w", should_flush=True)
         training_stats.init_multiprocessing(rank=0, sync_device=None)  # as their train.py's subprocess_fn
+        reset_peak_memory()
         start = time.perf_counter()
         G, G_ema, D = training_loop.training_loop(rank=0, **settings)
-        wall = time.perf_counter() - start
+        wall, peak = time.perf_counter() - start, peak_memory_gib()
     images, seconds = tick_rate(run_dir / "stats.jsonl")
-    torch.manual_seed(args.seed)
-    folders = {}
-    for name, net in (("ema", G_ema), ("raw", G)):
-        net = net.eval()
-        folders[name] = out / name
-        write_generated(lambda n: net(torch.randn(n, net.z_dim), torch.zeros(n, net.c_dim)), count, folders[name])
-    result = {"reference": STYLEGAN2_ADA.name, "commit": STYLEGAN2_ADA.commit, "seed": args.seed,
-              "kimg": kimg, "smoke": args.smoke, "train_images_per_sec": images / seconds, "timed_images": images,
-              "timed_seconds": seconds, "wall_seconds_with_startup": wall,
-              "g_params": sum(p.numel() for p in G.parameters()), "d_params": sum(p.numel() for p in D.parameters()), "folders": {k: str(v) for k, v in folders.items()},
+    G, G_ema = G.eval(), G_ema.eval()  # the raw G too: no update of its tracked average w while sampling
+    samplers = {name: (lambda n, net=net: net(torch.randn(n, net.z_dim), torch.zeros(n, net.c_dim)))  # noise: random
+                for name, net in (("ema", G_ema), ("raw", G))}
+    result = {"reference": STYLEGAN2_ADA.name, "commit": STYLEGAN2_ADA.commit, "seed": args.seed, "kimg": kimg,
+              "smoke": args.smoke, "train_images_per_sec": images / seconds, "timed_images": images,
+              "timed_seconds": seconds, "wall_seconds_with_startup": wall, "peak_memory_gib": peak,
+              "g_params": sum(p.numel() for p in G.parameters()), "d_params": sum(p.numel() for p in D.parameters()),
               "options": json.loads(json.dumps(settings))}
-    if not args.no_score:
-        result["scores"] = {name: score(folder, out / f"{name}.metrics.json", SMOKE_PROTOCOL if args.smoke else PROTOCOL)["metrics"] for name, folder in folders.items()}
-    write_result(out, result)
-
+    finish(out, result, samplers, count, args.smoke, not args.no_score)
 
 if __name__ == "__main__":
     main()
