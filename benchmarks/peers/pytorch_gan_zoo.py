@@ -2,8 +2,8 @@
 growth schedule; 2,000 PNGs from its averaged generator and 2,000 from its raw one, scored under the comparison's
 protocol.
 
-    python benchmarks/peers/pytorch_gan_zoo.py --out peers/pgan_s0 --seed 0          # 45 kimg
-    python benchmarks/peers/pytorch_gan_zoo.py --out /tmp/pgan_smoke --smoke        # a few steps, tiny
+    python benchmarks/peers/pytorch_gan_zoo.py --out experiments/peers/pgan_s0 --seed 0   # 45 kimg
+    python benchmarks/peers/pytorch_gan_zoo.py --out /tmp/pgan_smoke --smoke                # a few steps, tiny
 
 Their source comes from the pinned archive in ../shared/peers/ (or --checkout, a checkout at the pinned commit) and
 is extracted into a scratch folder for the run (BSD-3-Clause); nothing of theirs is kept in this repository. It

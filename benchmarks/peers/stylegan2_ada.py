@@ -1,8 +1,8 @@
 """NVlabs' stylegan2-ada-pytorch trained on the comparison's data and budget, at compare/stylegan_sg2ada's sizes;
 2,000 PNGs from its averaged generator and 2,000 from its raw one, scored under the comparison's protocol.
 
-    python benchmarks/peers/stylegan2_ada.py --out peers/sg2ada_s0 --seed 0          # 45 kimg
-    python benchmarks/peers/stylegan2_ada.py --out /tmp/sg2ada_smoke --smoke        # a few steps, tiny
+    python benchmarks/peers/stylegan2_ada.py --out experiments/peers/sg2ada_s0 --seed 0   # 45 kimg
+    python benchmarks/peers/stylegan2_ada.py --out /tmp/sg2ada_smoke --smoke                # a few steps, tiny
 
 Their source comes from the pinned archive in ../shared/peers/ (or --checkout, a checkout at the pinned commit) and
 is extracted into a scratch folder for the run: nothing of theirs is kept in this repository (NVIDIA Source Code

@@ -1,7 +1,7 @@
 """The reference rows of the comparison table, from the harnesses' output folders (one per seed), in the columns of
 gan-zoo-compare's comparison.md; and the raw generators' FIDs as in RESULTS.md's raw-generator table.
 
-    python benchmarks/peers/table.py peers/sg2ada_s0 peers/sg2ada_s1 peers/sg2ada_s2 peers/pgan_s0 ...
+    python benchmarks/peers/table.py experiments/peers/*     # the harnesses' --out folders, one per seed
 
 gan-zoo-compare itself cannot take these runs: it reads gan_zoo checkpoints (parameter counts, samples.png) and
 per-evaluation records. Their rows are scored once, at the budget, so "best FID" is that FID. Minutes: the training

@@ -3,6 +3,7 @@ median of alternated rounds, and the ratios gan_zoo / reference.
 
     python benchmarks/peers/throughput.py                         # StyleGAN and PGGAN, 3 rounds, 16 timed batches
     python benchmarks/peers/throughput.py --models pggan --rounds 5 --steps 32
+    python benchmarks/peers/throughput.py --threads 1    # on a machine others share: no waits between 2 threads
 
 Equal settings: the embedded data at 32x32, batch 32, fp32 on both sides; gan_zoo's networks and losses are its
 comparison presets', composed from conf/ as gan-zoo-train composes them, the references' are their harnesses'
@@ -18,7 +19,7 @@ fp16 for CUDA; pytorch_GAN_zoo has none).
 - PGGAN at 32x32, its last level (no fade): pytorch_GAN_zoo's ProgressiveGAN built by its trainer with the harness's
   config and grown by its addScale to 32x32; its optimizeParameters (D step with WGAN-GP and drift, G step, averaged G)
   on batches of the embedded images, `--warmup` untimed then `--steps` timed. gan_zoo: experiment=compare/pggan at
-  its last level (model.module.schedule.start_level=3).
+  its last level (+model.module.schedule.start_level=3).
 """
 import argparse
 import json
@@ -46,7 +47,7 @@ from gan_zoo.commands.cli import CONFIG_DIR  # noqa: E402
 from gan_zoo.commands.config_checks import auto_precision  # noqa: E402
 
 PRESETS = {"stylegan": ["experiment=compare/stylegan_sg2ada"],
-           "pggan": ["experiment=compare/pggan", "model.module.schedule.start_level=3"]}
+           "pggan": ["experiment=compare/pggan", "+model.module.schedule.start_level=3"]}
 
 
 def zoo_module(overrides: list[str]):
@@ -132,10 +133,13 @@ def main():
     parser.add_argument("--steps", type=int, default=16, help="timed batches (a multiple of 16: whole R1 intervals)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches before them (gan_zoo, PGAN)")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's); 1 steadies a shared machine")
     parser.add_argument("--stylegan2-ada", dest="sg2ada", help="its pinned archive (default: ../shared/peers/)")
     parser.add_argument("--pytorch-gan-zoo", dest="pgan", help="its pinned archive (default: ../shared/peers/)")
     args = parser.parse_args()
     logging.getLogger("lightning").setLevel(logging.ERROR)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     auto = auto_precision("cpu")
     pixels = embedded_pixels(32)
     images = pixels.float() / 127.5 - 1  # [5000, 1, 32, 32]: the PNGs' values, as both references read them
