@@ -176,3 +176,14 @@ def test_reference_rows_in_the_comparisons_columns(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(sys, "argv", ["table.py", str(tmp_path / "s0"), str(tmp_path / "other")])
     with pytest.raises(SystemExit, match="scored under different protocols"):
         table.main()
+
+
+@pytest.mark.parametrize("harness", ["stylegan2_ada.py", "pytorch_gan_zoo.py"])
+def test_an_output_folder_that_holds_a_run_is_refused(tmp_path, harness):
+    (tmp_path / "ema").mkdir()
+    Image.new("L", (32, 32)).save(tmp_path / "ema" / "00000.png")
+    ran = subprocess.run([sys.executable, str(REPO / "benchmarks" / "peers" / harness), "--out", str(tmp_path),
+                          "--smoke"], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 1 and ran.stderr.strip() == f"error: --out {tmp_path} already holds a run (result.json " \
+        "or PNGs): give a new folder"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["00000.png", "ema"]  # nothing written

@@ -25,6 +25,15 @@ SMOKE_PROTOCOL = [*PROTOCOL, "metrics.evaluate.evaluator.num_real=64", "metrics.
                   "metrics.evaluate.evaluator.batch_size=32", "metrics.evaluate.evaluator.kid_subset_size=32"]
 
 
+def output_folder(path: str) -> Path:
+    """A harness's --out folder, made; one that already holds a run is refused (its PNGs would mix with new ones)."""
+    out = Path(path)
+    if (out / "result.json").exists() or any(any((out / name).glob("*.png")) for name in ("ema", "raw")):
+        sys.exit(f"error: --out {out} already holds a run (result.json or PNGs): give a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 @dataclass(frozen=True)
 class Reference:
     """A reference implementation at its pinned commit, as archived in ../shared/peers/."""

@@ -52,8 +52,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (PYTORCH_GAN_ZOO, Patch, export_data, finish, peak_memory_gib, prepare,  # noqa: E402
-                    reset_peak_memory)
+from common import (PYTORCH_GAN_ZOO, Patch, export_data, finish, output_folder, peak_memory_gib,  # noqa: E402
+                    prepare, reset_peak_memory)
 
 SMOKE_IMAGES = 256  # --smoke trains on the first images only (writing 5,000 PNGs is a third of its time)
 PATCHES = [
@@ -111,8 +111,7 @@ def main():
     parser.add_argument("--no-score", action="store_true", help="write the PNGs only")
     parser.add_argument("--smoke", action="store_true", help="a few steps at tiny sizes, 64 PNGs each (for tests)")
     args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     if args.smoke:  # phases of 16 images at batch 8 (a fade is one batch at alpha 0.5): 3, 4, 4 and 2 steps
         settings, steps = config(0.104, 8, 16, [8, 8, 8, 8], 16, SMOKE_IMAGES)
         count = 64

@@ -42,8 +42,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (STYLEGAN2_ADA, Patch, export_data, finish, peak_memory_gib, prepare,  # noqa: E402
-                    reset_peak_memory)
+from common import (STYLEGAN2_ADA, Patch, export_data, finish, output_folder, peak_memory_gib,  # noqa: E402
+                    prepare, reset_peak_memory)
 
 SMOKE_IMAGES = 256  # --smoke trains on the first images only (writing 5,000 PNGs is a third of its time)
 LOOP = "training/training_loop.py"
@@ -93,8 +93,7 @@ def main():
     parser.add_argument("--no-score", action="store_true", help="write the PNGs only")
     parser.add_argument("--smoke", action="store_true", help="a few steps at tiny sizes, 64 PNGs each (for tests)")
     args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     sizes = dict(SIZES, z_dim=16, w_dim=16, channel_base=128, channel_max=16) if args.smoke else SIZES
     kimg, count = (0.128, 64) if args.smoke else (args.kimg, args.num_images)
     with tempfile.TemporaryDirectory() as temp:
