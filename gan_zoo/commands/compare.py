@@ -24,7 +24,7 @@ from gan_zoo.metrics.registry import METRICS
 from gan_zoo.runs.checkpoints import load_checkpoint
 from gan_zoo.runs.run import Run
 
-PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split", "prdc_k")
+PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split", "prdc_k", "real_data")
 TABLE_METRICS = ("kid", "is", "precision", "recall")  # columns beside FID (names, labels, digits: metrics.registry)
 NOT_A_VARIANT = ("seed", "paths.", "ckpt", "name", "hydra.")  # override keys that do not make a variant
 

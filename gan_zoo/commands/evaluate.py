@@ -40,7 +40,10 @@ def evaluate(cfg: DictConfig) -> dict:
     else:  # the run's own, from its checkpoint
         evaluator = api.run_evaluator(loaded, cache_dir=cfg.paths.cache)
     datamodule = instantiate(cfg.data) if cfg.get("data") is not None else api.run_data(loaded)
-    real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)
+    # the run's own real set where it scored against images it did not train on (unless data= is given here)
+    real_data = api.run_real_data(loaded) if loaded is not None and cfg.get("data") is None else None
+    reals = real_data if real_data is not None else datamodule
+    real = evaluator.real_features(reals.dataset, reals.identity(), device)
     if cfg.images:
         features, logits, scored = folder_features(cfg.images, evaluator, datamodule, device)
     else:
@@ -50,8 +53,10 @@ def evaluate(cfg: DictConfig) -> dict:
     metrics = evaluator.compute(real, features, logits)
     if cfg.memorization:
         extractor = api.run_extractor(loaded, "pixels") if cfg.memorization_space == "pixels" else evaluator.extractor
-        memorization_check(cfg, loaded.generator, datamodule, extractor, device)
-    protocol = evaluator.protocol(len(real)) | {"num_fake": len(features)}
+        held_out = datamodule.holdout_dataset if real_data is None else real_data.dataset
+        memorization_check(cfg, loaded.generator, datamodule, extractor, device, held_out)
+    protocol = evaluator.protocol(len(real)) | {"num_fake": len(features),
+                                                "real_data": real_data.identity() if real_data is not None else None}
     return {**scored, "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
             "protocol": protocol}
 
@@ -87,12 +92,12 @@ def folder_features(folder: str, evaluator, datamodule, device) -> tuple:
     return features, logits, {"images": str(Path(folder).expanduser().resolve()), "num_images": len(images)}
 
 
-def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device) -> dict:
+def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device, held_out=None) -> dict:
     """The copying check: numbers to <ckpt>.memorization.json, the generated images nearest to a training image
-    beside their 3 nearest training images to <ckpt>.memorization.png."""
+    beside their 3 nearest training images to <ckpt>.memorization.png. `held_out`: real images never trained on
+    (data.holdout's, or the run's real set), for C_T."""
     generated = api.generate_images(generator, cfg.memorization_num, seed=cfg.memorization_seed)
     train = extract_features(extractor, datamodule.dataset, device=device)
-    held_out = datamodule.holdout_dataset
     holdout = extract_features(extractor, held_out, device=device) if held_out is not None else None
     numbers, dist, idx = copying_statistics(train, extract_features(extractor, generated, device=device), holdout)
     numbers = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "space": extractor.name, **numbers}
