@@ -349,10 +349,10 @@ def test_bad_init_is_one_line_exit_2_and_writes_nothing(tmp_path, kind, override
     torch.save({"weight": torch.ones(3)}, paths["wrong_kind"])
     fake_source(paths["source"], inputs, TINY)
     _hostile_export(paths["hostile"])
-    before = sorted(p for p in tmp_path.rglob("*"))
+    before = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     result = run_cli([*BASE, f"init={paths[kind]}", *overrides], cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("gan-zoo: error: "), result.stderr
     assert message.format(tmp=inputs) in result.stderr, result.stderr
-    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == before  # nothing written
     assert not Path("/tmp/pwned").exists()

@@ -3,6 +3,8 @@ precision / recall / density / coverage of a saved checkpoint's EMA generator (o
 the training-data copying check (`gan_zoo.metrics.memorization`).
 `gan-zoo-eval images=FOLDER (ckpt=PATH | data=... metrics=...)`: the same metrics of a folder of images (another
 tool's samples, a reference implementation's), under a run's protocol or a data set and protocol named here.
+`gan-zoo-eval images=FOLDER neighbours=true metrics=...`: a collection's near-duplicates and images without a similar
+neighbour, before training on it (gan_zoo.commands.collection_check).
 
 The networks, data and (unless overridden) the metrics protocol come from the checkpoint's stored
 config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metrics.json, <folder>.metrics.json);
@@ -19,6 +21,7 @@ from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api
 from gan_zoo.commands import cli
+from gan_zoo.commands.collection_check import check_collection
 from gan_zoo.commands.config_checks import check_required
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
@@ -113,7 +116,30 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
     return numbers
 
 
+def neighbours(cfg: DictConfig) -> dict:
+    """The neighbour check of a folder (gan_zoo.commands.collection_check) in the features of metrics= or of the
+    run of ckpt=, the images read at data='s size, the run's, or neighbours_resolution (RGB)."""
+    if not cfg.images:
+        raise UserError("neighbours=true checks a folder of images: add images=<folder>")
+    if cfg.memorization:
+        raise UserError("neighbours=true checks a folder, memorization=true a generator: give one of them")
+    loaded = api.load_generator(ckpt=cfg.ckpt, device="cpu") if cfg.ckpt else None
+    if cfg.get("metrics") is not None and "evaluate" in cfg.metrics:
+        extractor = instantiate(cfg.metrics.evaluate.evaluator.extractor).eval()
+    elif loaded is not None:
+        extractor = api.run_extractor(loaded)
+    else:
+        raise UserError("neighbours=true needs features to measure with: add metrics=inception (metrics=classifier for "
+                        "Fashion-MNIST-like images), or ckpt=<a run's checkpoint> for its protocol's")
+    data = cfg.get("data") or ((loaded.run or {}).get("data") if loaded is not None else None)
+    resolution, channels = (data["resolution"], data["channels"]) if data else (cfg.neighbours_resolution, 3)
+    return check_collection(cfg.images, extractor.to(cfg.device), resolution, channels, cfg.out, cfg.device,
+                            cfg.neighbours_duplicate, cfg.neighbours_outlier)
+
+
 def _run(cfg: DictConfig) -> dict:
+    if cfg.neighbours:
+        return neighbours(cfg)
     result = evaluate(cfg)
     source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt).expanduser()
     out = Path(cfg.out) if cfg.out else Path(str(source) + ".metrics.json")
