@@ -356,3 +356,14 @@ def test_bad_init_is_one_line_exit_2_and_writes_nothing(tmp_path, kind, override
     assert message.format(tmp=inputs) in result.stderr, result.stderr
     assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == before  # nothing written
     assert not Path("/tmp/pwned").exists()
+
+
+def test_ada_between_0_and_1_under_bf16_autocast():
+    """ADA's p between 0 and 1 blends each image with its augmented self: under CPU bf16 autocast (trainer.precision=
+    auto on a CPU with bf16), translation's grid_sample runs in fp32 while the generator's images are bf16."""
+    from gan_zoo.augment import DiffAugment
+
+    x = torch.rand(4, 1, 16, 16).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = DiffAugment(p=0.5)(x)
+    assert out.shape == x.shape
