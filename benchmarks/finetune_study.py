@@ -62,10 +62,10 @@ def commands(out: Path, models=MODELS, seeds: str = "0,1,2", smoke: bool = False
     for model in models:
         for row, settings in rows(out, model).items():
             steps.append(("gan_zoo.commands.train", ["-m", *settings, f"seed={seeds}", *paths, *tiny,
-                                                     f"hydra.sweep.dir={out / 'experiments' / 'bag' / f'{model}_{row}'}"]))
-    checkpoints = ",".join(str(out / "checkpoints" / "bag" / f"{model}_{row}" / f"{i}_seed-{seed}" / "last.ckpt")
-                           for model in models for row in rows(out, model)
-                           for i, seed in enumerate(seeds.split(",")))
+                                                     f"hydra.sweep.dir={out / 'experiments' / 'bag' / f'{model}_{row}'}",
+                                                     "hydra.sweep.subdir=seed-${seed}"]))
+    checkpoints = ",".join(str(out / "checkpoints" / "bag" / f"{model}_{row}" / f"seed-{seed}" / "last.ckpt")
+                           for model in models for row in rows(out, model) for seed in seeds.split(","))
     steps.append(("gan_zoo.commands.evaluate", ["-m", f"ckpt={checkpoints}", "memorization=true",
                                                 f"paths.cache={out / 'cache'}", *(SMOKE["eval"] if smoke else []),
                                                 f"hydra.sweep.dir={out / 'evaluations'}"]))
