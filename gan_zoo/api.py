@@ -106,6 +106,11 @@ def run_data(loaded: LoadedGenerator):
     return stored.data(loaded.run, loaded.source)
 
 
+def run_real_data(loaded: LoadedGenerator):
+    """The data module of the run's real set where it is not its training data (metrics.evaluate.real_data), else None."""
+    return stored.real_data(loaded.run, loaded.source)
+
+
 def project_folder(loaded: LoadedGenerator, images: str, projector, out: str | None = None, rows: int = 16,
                    progress: bool = True):
     """Project every readable image of a folder (or one file) with a `Projector`; with `out`, write latents.pt,

@@ -39,7 +39,6 @@ per-scale set-up), over the optimizer steps taken.
 """
 import argparse
 import importlib.util
-import json
 import math
 import random
 import sys
@@ -52,8 +51,16 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (PYTORCH_GAN_ZOO, Patch, export_data, finish, output_folder, peak_memory_gib,  # noqa: E402
-                    prepare, reset_peak_memory)
+from common import (  # noqa: E402
+    PYTORCH_GAN_ZOO,
+    Patch,
+    export_data,
+    finish,
+    output_folder,
+    peak_memory_gib,
+    prepare,
+    reset_peak_memory,
+)
 
 SMOKE_IMAGES = 256  # --smoke trains on the first images only (writing 5,000 PNGs is a third of its time)
 PATCHES = [

@@ -42,8 +42,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (STYLEGAN2_ADA, Patch, export_data, finish, output_folder, peak_memory_gib,  # noqa: E402
-                    prepare, reset_peak_memory)
+from common import STYLEGAN2_ADA, Patch, export_data, finish, output_folder, peak_memory_gib, prepare, reset_peak_memory  # noqa: E402
 
 SMOKE_IMAGES = 256  # --smoke trains on the first images only (writing 5,000 PNGs is a third of its time)
 LOOP = "training/training_loop.py"

@@ -97,6 +97,7 @@ RULES = {
     "model.module.n_critic": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.module.ema_half_life_images": (lambda v: _number(v) and v >= 0, "a number of images >= 0 (0 = no EMA)"),
     "model.module.num_samples": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "model.module.freeze_d": (lambda v: _int(v) and v >= 0, "a whole number of discriminator blocks >= 0 (0 = none)"),
     "model.module.g_optimizer.lr": (lambda v: _number(v) and v > 0, "a number > 0, e.g. 2e-4"),
     "model.module.d_optimizer.lr": (lambda v: _number(v) and v > 0, "a number > 0, e.g. 2e-4"),
     "metrics.evaluate.every_n_epochs": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),

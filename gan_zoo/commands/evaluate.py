@@ -3,6 +3,8 @@ precision / recall / density / coverage of a saved checkpoint's EMA generator (o
 the training-data copying check (`gan_zoo.metrics.memorization`).
 `gan-zoo-eval images=FOLDER (ckpt=PATH | data=... metrics=...)`: the same metrics of a folder of images (another
 tool's samples, a reference implementation's), under a run's protocol or a data set and protocol named here.
+`gan-zoo-eval images=FOLDER neighbours=true metrics=...`: a collection's near-duplicates and images without a similar
+neighbour, before training on it (gan_zoo.commands.collection_check).
 
 The networks, data and (unless overridden) the metrics protocol come from the checkpoint's stored
 config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metrics.json, <folder>.metrics.json);
@@ -19,6 +21,7 @@ from torchvision.utils import make_grid, save_image
 
 from gan_zoo import api
 from gan_zoo.commands import cli
+from gan_zoo.commands.collection_check import check_collection
 from gan_zoo.commands.config_checks import check_required, check_values, whole
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
@@ -44,7 +47,10 @@ def evaluate(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data) if cfg.get("data") is not None else api.run_data(loaded)
     # the folder's files are checked before the real features are computed (and cached)
     images = ImageFolder(cfg.images, datamodule.resolution, datamodule.channels, cache_mib=0) if cfg.images else None
-    real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)
+    # the run's own real set where it scored against images it did not train on (unless data= is given here)
+    real_data = api.run_real_data(loaded) if loaded is not None and cfg.get("data") is None else None
+    reals = real_data if real_data is not None else datamodule
+    real = evaluator.real_features(reals.dataset, reals.identity(), device)
     if cfg.images:
         features, logits, scored = folder_features(images, evaluator, device)
     else:
@@ -54,8 +60,10 @@ def evaluate(cfg: DictConfig) -> dict:
     metrics = evaluator.compute(real, features, logits)
     if cfg.memorization:
         extractor = api.run_extractor(loaded, "pixels") if cfg.memorization_space == "pixels" else evaluator.extractor
-        memorization_check(cfg, loaded.generator, datamodule, extractor, device)
-    protocol = evaluator.protocol(len(real)) | {"num_fake": len(features)}
+        held_out = datamodule.holdout_dataset if real_data is None else real_data.dataset
+        memorization_check(cfg, loaded.generator, datamodule, extractor, device, held_out)
+    protocol = evaluator.protocol(len(real)) | {"num_fake": len(features),
+                                                "real_data": real_data.identity() if real_data is not None else None}
     return {**scored, "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
             "protocol": protocol}
 
@@ -98,12 +106,12 @@ def folder_features(images: ImageFolder, evaluator, device) -> tuple:
     return features, logits, {"images": str(folder.resolve()), "num_images": len(images)}
 
 
-def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device) -> dict:
+def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device, held_out=None) -> dict:
     """The copying check: numbers to <ckpt>.memorization.json, the generated images nearest to a training image
-    beside their 3 nearest training images to <ckpt>.memorization.png."""
+    beside their 3 nearest training images to <ckpt>.memorization.png. `held_out`: real images never trained on
+    (data.holdout's, or the run's real set), for C_T."""
     generated = api.generate_images(generator, cfg.memorization_num, seed=cfg.memorization_seed)
     train = extract_features(extractor, datamodule.dataset, device=device)
-    held_out = datamodule.holdout_dataset
     holdout = extract_features(extractor, held_out, device=device) if held_out is not None else None
     numbers, dist, idx = copying_statistics(train, extract_features(extractor, generated, device=device), holdout)
     numbers = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "space": extractor.name, **numbers}
@@ -119,7 +127,30 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
     return numbers
 
 
+def neighbours(cfg: DictConfig) -> dict:
+    """The neighbour check of a folder (gan_zoo.commands.collection_check) in the features of metrics= or of the
+    run of ckpt=, the images read at data='s size, the run's, or neighbours_resolution (RGB)."""
+    if not cfg.images:
+        raise UserError("neighbours=true checks a folder of images: add images=<folder>")
+    if cfg.memorization:
+        raise UserError("neighbours=true checks a folder, memorization=true a generator: give one of them")
+    loaded = api.load_generator(ckpt=cfg.ckpt, device="cpu") if cfg.ckpt else None
+    if cfg.get("metrics") is not None and "evaluate" in cfg.metrics:
+        extractor = instantiate(cfg.metrics.evaluate.evaluator.extractor).eval()
+    elif loaded is not None:
+        extractor = api.run_extractor(loaded)
+    else:
+        raise UserError("neighbours=true needs features to measure with: add metrics=inception (metrics=classifier for "
+                        "Fashion-MNIST-like images), or ckpt=<a run's checkpoint> for its protocol's")
+    data = cfg.get("data") or ((loaded.run or {}).get("data") if loaded is not None else None)
+    resolution, channels = (data["resolution"], data["channels"]) if data else (cfg.neighbours_resolution, 3)
+    return check_collection(cfg.images, extractor.to(cfg.device), resolution, channels, cfg.out, cfg.device,
+                            cfg.neighbours_duplicate, cfg.neighbours_outlier)
+
+
 def _run(cfg: DictConfig) -> dict:
+    if cfg.neighbours:
+        return neighbours(cfg)
     result = evaluate(cfg)
     source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt).expanduser()
     out = Path(cfg.out) if cfg.out else Path(str(source) + ".metrics.json")

@@ -30,22 +30,27 @@ def _resolved(cfg: DictConfig) -> dict:
                    for k in keys if k in cfg})
 
 
-def _defaults(config_name: str) -> DictConfig:
-    """The config this command composes without its overrides (inside the app: with its --config-dir too)."""
+def composed(config_name: str, overrides=()) -> DictConfig:
+    """The config this command composes without its overrides, or with `overrides` only (inside the app: with its
+    --config-dir too)."""
     if GlobalHydra.instance().is_initialized():
-        return compose(config_name)
+        return compose(config_name, overrides=list(overrides))
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):  # a config composed by a test
-        return compose(config_name)
+        return compose(config_name, overrides=list(overrides))
 
 
-def given_settings(cfg: DictConfig) -> set[str]:
+def given_settings(cfg: DictConfig, baseline=()) -> set[str]:
     """The settings (dotted keys) and sections the command line gave: those it names (a group option gives its
-    whole section) and those it changed from the defaults (an experiment's)."""
+    whole section) and those it changed from the defaults (an experiment's). `baseline`: group choices such as
+    model=stylegan that the defaults are composed with, so that a section they fill is not given by that alone."""
     hydra = HydraConfig.get()
     choices = hydra.runtime.choices
     given = set()
+    chosen = {option.split("=", 1)[0] for option in baseline}
     for override in OverridesParser.create().parse_overrides(list(hydra.overrides.task)):
         key = override.key_or_group
+        if key in chosen and not override.package:  # its section counts by what differs from that option's own
+            continue
         group = f"{key}@{override.package}" if override.package else key
         if group in choices or key in choices:  # a group option gives its section where that shaped the run
             section = override.package or key.replace("/", ".")  # (experiments, trainer: by the differences)
@@ -54,7 +59,7 @@ def given_settings(cfg: DictConfig) -> set[str]:
         else:
             given.add(key)
     try:
-        defaults = _resolved(_defaults(hydra.job.get("config_name") or "train"))
+        defaults = _resolved(composed(hydra.job.get("config_name") or "train", baseline))
     except Exception as e:  # noqa: BLE001  (a root config that needs its overrides to compose: names only)
         log.debug(f"the defaults did not compose without the overrides ({e}); only named settings count as given")
         return given

@@ -22,6 +22,8 @@ from gan_zoo.commands.config_checks import (
     takes_argument,
     unread_additions,
 )
+from gan_zoo.commands.init_settings import keep_on_resume, start_from_source
+from gan_zoo.commands.init_weights import take_weights
 from gan_zoo.commands.resume_settings import take_stored_config
 from gan_zoo.errors import UserError
 from gan_zoo.runs.callbacks import LogEveryEpoch, StoreConfig
@@ -53,6 +55,7 @@ def train(cfg: DictConfig) -> L.Trainer:
     for warning in [precision_advice(cfg), *unread_additions(cfg, HydraConfig.get().overrides.task, _top_level())]:
         if warning:
             log.warning(warning)
+    plan = start_from_source(cfg)  # init=: the source read once, its architecture in cfg (before any folder)
     launch_dir = Path(HydraConfig.get().runtime.output_dir)
     resume = cfg.get("ckpt")
     paths = resolve_run(str(launch_dir), cfg.paths.experiments, cfg.paths.checkpoints, cfg.name, resume,
@@ -63,7 +66,7 @@ def train(cfg: DictConfig) -> L.Trainer:
     try:
         if lock is not None:
             remove_stale_temporaries(paths.ckpt_dir)
-        trainer, fit = _build(cfg, paths)
+        trainer, fit = _build(cfg, paths, plan)
         if paths.run_dir.resolve() != launch_dir.resolve():  # a resume logs into its run's own folder
             discard_launch_dir(launch_dir)
         started = True
@@ -100,8 +103,9 @@ def _top_level() -> set[str]:
     return {str(k) for k in root if k != "defaults"} | groups
 
 
-def _build(cfg: DictConfig, paths):
-    """The trainer and a function that fits it: data, networks (sized by the data), module, callbacks, loggers."""
+def _build(cfg: DictConfig, paths, plan=None):
+    """The trainer and a function that fits it: data, networks (sized by the data), module (its first weights from
+    init='s source, by `plan`), callbacks, loggers."""
     with open_dict(cfg):
         cfg.paths.run_dir = str(paths.run_dir)
         cfg.paths.ckpt_dir = str(paths.ckpt_dir)
@@ -110,6 +114,7 @@ def _build(cfg: DictConfig, paths):
             log.info(f"trainer.precision=auto: {cfg.trainer.precision} on this machine")
     if paths.ckpt_path is not None:  # what shaped the run comes from its checkpoint, unless given here
         checkpoint = load_checkpoint(paths.ckpt_path)
+        keep_on_resume(cfg, run_config(checkpoint, paths.ckpt_path), paths.ckpt_path)  # a fine-tuned run's
         take_stored_config(cfg, run_config(checkpoint, paths.ckpt_path), paths.ckpt_path,
                            kimg_of(checkpoint, paths.ckpt_path))
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -145,6 +150,8 @@ def _build(cfg: DictConfig, paths):
         g_regularizers={name: instantiate(r) for name, r in (cfg.loss.get("g_regularizers") or {}).items()},
         augment=instantiate(cfg.augment) if cfg.get("augment") else None,
     )
+    if plan is not None:
+        log.info(take_weights(module, plan))
     log.info(_parameter_counts(module))
     trainer_cfg, compile_networks = lightning_trainer_config(cfg)
     if compile_networks:  # in place: the state dicts (so checkpoints) keep their keys

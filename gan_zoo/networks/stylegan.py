@@ -273,3 +273,8 @@ class Discriminator(nn.Module):
         for block, skip in zip(self.blocks, self.skips):
             x = (block(x) + skip(x)) * np.sqrt(0.5)
         return self.out(x).flatten()  # [N]
+
+    def blocks_from_image(self) -> list[nn.Module]:
+        """Each resolution's residual block with its skip, fromRGB with the first; `out` is the head (contract)."""
+        blocks = [nn.ModuleList([block, skip]) for block, skip in zip(self.blocks, self.skips)]
+        return [nn.ModuleList([self.from_rgb, *blocks[0]]), *blocks[1:]] if blocks else []

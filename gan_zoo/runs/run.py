@@ -109,7 +109,7 @@ def continue_command(task_overrides: list[str], ckpt: str, more: list[str] = (),
     replaced = {m.split("=", 1)[0] for m in more}
     if "budget.max_kimg" in replaced:
         replaced.add("trainer.max_kimg")  # its old name
-    dropped = {"ckpt", "ckpt_path", "resume_changes", *replaced}
+    dropped = {"ckpt", "ckpt_path", "resume_changes", "init", *replaced}  # (a resume never reads init= again)
     kept = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") not in dropped]
     flags = [part for folder in config_dirs for part in ("--config-dir", folder)]
     if config_name != "train":

@@ -42,3 +42,10 @@ def data(run: dict | None, source: str):
     if isinstance(config.get("dataset"), dict) and "download" in config["dataset"]:
         config["dataset"] = {**config["dataset"], "download": False}
     return trusted.build(config, "data", source)
+
+
+def real_data(run: dict | None, source: str):
+    """The data module of the run's real set when its metrics protocol scored against other images than it trained
+    on (metrics.evaluate.real_data), else None; it never downloads."""
+    config = (((run or {}).get("metrics") or {}).get("evaluate") or {}).get("real_data")
+    return data({"data": config}, source) if isinstance(config, dict) else None
