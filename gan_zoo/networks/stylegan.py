@@ -23,7 +23,7 @@ from gan_zoo.errors import UserError
 from gan_zoo.networks.layers import BiasAct, EqualizedConv2d, EqualizedLinear, MinibatchStdDev
 from gan_zoo.networks.resample import conv_down, downsample, upsample
 from gan_zoo.networks.stylegan_mapping import ACTIVATION_GAINS, MappingNetwork, dense, project
-from gan_zoo.networks.stylegan_synthesis import ModulatedConv2d, SynthesisLayer, ToRGB  # noqa: F401 (ModulatedConv2d: API)
+from gan_zoo.networks.stylegan_synthesis import ModulatedConv2d, SynthesisLayer, ToRGB  # noqa: F401 (part of the API)
 
 RESAMPLE = ("bilinear", "fir")  # how resolution changes: see Generator's `resample`
 ARCHITECTURES = ("resnet", "orig")  # the discriminator's: residual blocks (StyleGAN2 Fig. 7c) or plain ones
@@ -51,6 +51,7 @@ class Generator(nn.Module):
         latent_dim: int = 512,
         w_dim: int = 512,
         mapping_layers: int = 8,
+        mapping_lr_multiplier: float = 0.01,  # the mapping network learns 100x slower (StyleGAN, Sec. C)
         fmap_base: int = 16384,  # feature maps at resolution r: min(fmap_max, fmap_base / r)
         fmap_max: int = 512,
         mixing_prob: float = 0.9,  # style mixing regularization while training, 0 = off
@@ -68,7 +69,7 @@ class Generator(nn.Module):
         self.w_dim, self.num_classes = w_dim, num_classes
         levels = _levels(resolution)
         widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
-        self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers, num_classes=num_classes,
+        self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers, mapping_lr_multiplier, num_classes=num_classes,
                                       activation_gain=activation_gain)
         self.const = nn.Parameter(torch.randn(widths[0], 4, 4))
         self.convs = nn.ModuleList([SynthesisLayer(widths[0], widths[0], w_dim, 4, conv_clamp=conv_clamp)])
@@ -175,6 +176,7 @@ class Discriminator(nn.Module):
         num_classes: int = 0,  # labels: c is one-hot [N, num_classes], 0 = unconditional
         cmap_dim: int | None = None,  # the projection's size (conditional), None = the 4x4 features' width
         mapping_layers: int = 8,  # dense layers mapping c to the projection vector (conditional)
+        mapping_lr_multiplier: float = 0.01,  # their learning-rate multiplier
         activation_gain: str = "weight",  # weight (gan_zoo's) or output (StyleGAN2-ADA's bias_act): see BiasAct
     ):
         super().__init__()
@@ -201,13 +203,14 @@ class Discriminator(nn.Module):
                 self.skips.append(nn.Sequential(Downsample() if resample == "fir" else nn.AvgPool2d(2),
                                                 EqualizedConv2d(widths[i], widths[i - 1], 1, bias=False, gain=1)))
         cmap_dim = (cmap_dim or widths[0]) if num_classes else 0
-        stddev = MinibatchStdDev(mbstd_group_size, num_channels=mbstd_num_channels) if mbstd_num_channels else nn.Identity()
+        stddev = MinibatchStdDev(mbstd_group_size, num_channels=mbstd_num_channels) if mbstd_num_channels \
+            else nn.Identity()
         self.out = nn.Sequential(stddev, *conv(widths[0] + mbstd_num_channels, widths[0], 3), nn.Flatten(),
                                  *dense(widths[0] * 16, widths[0], activation_gain),
                                  EqualizedLinear(widths[0], cmap_dim or 1, gain=1))
         # the label's projection vector (Miyato & Koyama 2018): c mapped like StyleGAN2-ADA's, without z
-        self.mapping = MappingNetwork(0, cmap_dim, mapping_layers, w_avg_beta=None, num_classes=num_classes,
-                                      activation_gain=activation_gain) if num_classes else None
+        self.mapping = MappingNetwork(0, cmap_dim, mapping_layers, mapping_lr_multiplier, w_avg_beta=None,
+                                      num_classes=num_classes, activation_gain=activation_gain) if num_classes else None
 
     def forward(self, images: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = self.from_rgb(images)

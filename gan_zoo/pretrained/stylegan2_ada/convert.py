@@ -6,16 +6,15 @@ set with the options that make them compute what the reference computes (gan_zoo
     the skip generator's upsample2d of the RGB   rgb_resample=fir
     bias_act: sqrt(2) lrelu(W x + b)             activation_gain=output (G's mapping; every D layer)
     conv_clamp, c_dim, mbstd_*, cmap_dim, D's    conv_clamp, num_classes, mbstd_group_size / mbstd_num_channels,
-    architecture (resnet / orig)                 cmap_dim, architecture
+    architecture (resnet / orig), mapping lr     cmap_dim, architecture, mapping_lr_multiplier
     num_fp16_res, fp16_channels_last            not needed: gan_zoo computes in fp32 (or bf16 with the trainer's)
 
-With these options every tensor keeps its value and only its name changes (NAMES): the equalized layers scale the
-same weights by the same 1 / sqrt(fan_in) (a synthesis layer's weight scale cancels in the demodulation). A mapping
-network with another learning-rate multiplier than gan_zoo's 0.01 has its weights rescaled to compute the same.
-What gan_zoo cannot compute (StyleGAN3, the orig / resnet generator, the skip discriminator, other filters or
-activations, no noise) is refused in one line.
+With these options every tensor keeps its value and only its name changes (generator_names, discriminator_names):
+the equalized layers scale the same weights by the same 1 / sqrt(fan_in) (a synthesis layer's weight scale cancels
+in the demodulation), the mapping networks by their lr_multiplier. What gan_zoo cannot compute (StyleGAN3, the
+orig / resnet generator, the skip discriminator, other filters or activations, no noise) is refused in one line.
 """
-import re
+import json
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +25,6 @@ from gan_zoo.networks.resample import fir_filter
 from gan_zoo.networks.stylegan import Discriminator, Generator
 from gan_zoo.pretrained.stylegan2_ada.reader import Persistent
 
-MAPPING_LR = 0.01  # gan_zoo's mapping learning-rate multiplier
 # The reference's defaults for what it may leave out of its init kwargs, and what gan_zoo computes of each
 G_MAPPING = {"num_layers": 8, "embed_features": None, "layer_features": None, "activation": "lrelu",
              "lr_multiplier": 0.01, "w_avg_beta": 0.995}
@@ -85,7 +83,8 @@ def generator_arguments(record: Persistent, source: str) -> tuple[dict, dict]:
     """(gan_zoo Generator arguments, resolution and channels included; the reference mapping kwargs)."""
     _refuse_stylegan3(record, source)
     kwargs = record.init_kwargs()
-    if record.class_name != "Generator" or not {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"} <= set(kwargs):
+    if record.class_name != "Generator" or not {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"} \
+            <= set(kwargs):
         raise UserError(f"'{source}': its G_ema is a '{record.class_name}' with arguments {sorted(kwargs)[:8]}, not "
                         "a stylegan2-ada-pytorch Generator (z_dim, c_dim, w_dim, img_resolution, img_channels)")
     mapping = _settings(kwargs.get("mapping_kwargs") or {}, G_MAPPING, "generator's mapping_kwargs", source)
@@ -97,7 +96,8 @@ def generator_arguments(record: Persistent, source: str) -> tuple[dict, dict]:
     if kwargs["z_dim"] == 0:
         raise UserError(f"'{source}': its generator has no latent (z_dim=0), which gan_zoo's contract needs")
     return {"resolution": kwargs["img_resolution"], "channels": kwargs["img_channels"], "latent_dim": kwargs["z_dim"],
-            "w_dim": kwargs["w_dim"], "mapping_layers": mapping["num_layers"], "fmap_base": synthesis["channel_base"],
+            "w_dim": kwargs["w_dim"], "mapping_layers": mapping["num_layers"],
+            "mapping_lr_multiplier": mapping["lr_multiplier"], "fmap_base": synthesis["channel_base"],
             "fmap_max": synthesis["channel_max"], "conv_clamp": synthesis["conv_clamp"], "resample": "fir",
             "rgb_resample": "fir", "num_classes": kwargs["c_dim"], "activation_gain": "output"}, mapping
 
@@ -123,6 +123,7 @@ def discriminator_arguments(record: Persistent, source: str) -> tuple[dict, dict
             "architecture": top["architecture"], "mbstd_num_channels": epilogue["mbstd_num_channels"],
             "conv_clamp": top["conv_clamp"], "num_classes": sizes["c_dim"],
             "cmap_dim": cmap_dim if cmap_dim != width4 else None, "mapping_layers": mapping["num_layers"],
+            "mapping_lr_multiplier": mapping["lr_multiplier"],
             "activation_gain": "output"}, mapping
 
 
@@ -150,9 +151,10 @@ def generator_names(generator: Generator, mapping_layers: int) -> dict:
         else:
             names |= _synthesis_layer(f"{block}.conv0", f"convs.{2 * level - 1}")
             names |= _synthesis_layer(f"{block}.conv1", f"convs.{2 * level}")
-        names |= {f"{block}.torgb.weight": f"to_rgbs.{level}.conv.weight", f"{block}.torgb.bias": f"to_rgbs.{level}.bias",
-                  f"{block}.torgb.affine.weight": f"to_rgbs.{level}.conv.affine.weight",
-                  f"{block}.torgb.affine.bias": f"to_rgbs.{level}.conv.affine.bias"}
+        rgb = f"to_rgbs.{level}"
+        names |= {f"{block}.torgb.weight": f"{rgb}.conv.weight", f"{block}.torgb.bias": f"{rgb}.bias",
+                  f"{block}.torgb.affine.weight": f"{rgb}.conv.affine.weight",
+                  f"{block}.torgb.affine.bias": f"{rgb}.conv.affine.bias"}
     return names
 
 
@@ -172,7 +174,7 @@ def discriminator_names(discriminator: Discriminator, mapping_layers: int) -> di
     return names | (_mapping_names("mapping.", mapping_layers, True) if discriminator.mapping is not None else {})
 
 
-def _load(network: nn.Module, theirs: dict, names: dict, lr: float, what: str, source: str) -> None:
+def _load(network: nn.Module, theirs: dict, names: dict, what: str, source: str) -> None:
     """Copy the reference's tensors into `network` by `names`, checking that they are exactly the expected ones."""
     filters = {k: v for k, v in theirs.items() if k.endswith("resample_filter")}
     if any(v.shape != (4, 4) or not torch.equal(v.float(), fir_filter()) for v in filters.values()):
@@ -187,12 +189,7 @@ def _load(network: nn.Module, theirs: dict, names: dict, lr: float, what: str, s
                            (("unexpected", extra), ("missing", missing), ("other shapes", wrong)) if keys)
         raise UserError(f"'{source}': its {what} does not have the tensors of the network its kwargs describe "
                         f"({detail}); it is not a stylegan2-ada-pytorch network gan_zoo can compute")
-    state = {names[k]: v.detach().float().clone() for k, v in tensors.items()}
-    if lr != MAPPING_LR:  # the same products: W lr / sqrt(fan_in), b lr
-        for k in state:
-            if re.fullmatch(r"mapping\.net\.\d+\.(weight|bias)", k):
-                state[k] = state[k] * (lr / MAPPING_LR)
-    network.load_state_dict(state)
+    network.load_state_dict({names[k]: v.detach().float().clone() for k, v in tensors.items()})
 
 
 def convert(snapshot: dict, source: str) -> Imported:
@@ -203,17 +200,17 @@ def convert(snapshot: dict, source: str) -> Imported:
                         "a stylegan2-ada-pytorch network-snapshot-*.pkl")
     arguments, mapping = generator_arguments(record, source)
     generator = Generator(**arguments)
-    _load(generator, record.tensors(), generator_names(generator, mapping["num_layers"]), mapping["lr_multiplier"],
-          "G_ema", source)
+    _load(generator, record.tensors(), generator_names(generator, mapping["num_layers"]), "G_ema", source)
     discriminator, d_arguments = None, None
     if isinstance(snapshot.get("D"), Persistent):
         d_arguments, d_mapping = discriminator_arguments(snapshot["D"], source)
         discriminator = Discriminator(**d_arguments)
         _load(discriminator, snapshot["D"].tensors(), discriminator_names(discriminator, d_mapping["num_layers"]),
-              d_mapping["lr_multiplier"], "D", source)
+              "D", source)
         discriminator = discriminator.eval().requires_grad_(False)
     dataset = snapshot.get("training_set_kwargs")
-    facts = {"module": record.module, "source_sha256": record.source_sha256, "G_kwargs": record.init_kwargs(),
+    facts = {"module": record.module, "source_sha256": record.source_sha256,
+             "G_kwargs": json.loads(json.dumps(record.init_kwargs(), default=str)),  # plain values for config.json
              "training_set_kwargs": {k: v for k, v in dataset.items() if isinstance(v, (str, int, float, bool))}
              if isinstance(dataset, dict) else None}
     return Imported(generator.eval().requires_grad_(False), discriminator,

@@ -212,7 +212,13 @@ def read(path: Path) -> dict:
     """The pickle's top-level dict, its networks as Persistent records (nothing in the file is run)."""
     try:
         with open(path, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":
+                raise UserError(f"'{path}' is a zip file (torch.save's format), not a stylegan2-ada-pytorch network "
+                                "pickle: give a network-snapshot-*.pkl (a gan_zoo checkpoint goes to ckpt= as .ckpt)")
+            f.seek(0)
             data = _Unpickler(f).load()
+    except UserError:
+        raise
     except Refused as e:
         raise UserError(f"refusing '{path}': it asks for {e.what}, which a stylegan2-ada-pytorch network pickle "
                         "never needs; nothing in it was run or written") from None
