@@ -180,6 +180,12 @@ def test_class_names_of_a_named_source_are_accepted(networks, tmp_path, monkeypa
     loaded = api.load_generator(pretrained="stylegan2-ada:cifar10")
     assert loaded.imported["provenance"]["license"] == "NVIDIA Source Code License-NC"
     assert loaded.imported["provenance"]["class_names"][8] == "ship"
+    code, err = _command(export.main, ["pretrained=stylegan2-ada:cifar10", "samples=2", f"out={tmp_path}/e"],
+                         monkeypatch, capsys)
+    assert code == 0, err
+    card = (tmp_path / "e" / "README.md").read_text()
+    assert "license: NVIDIA Source Code License-NC (https://nvlabs.github.io/stylegan2-ada-pytorch/license.html)" in card
+    assert "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/cifar10.pkl" in card
 
 
 def test_a_named_source_offline_fails_fast_in_one_line(monkeypatch, tmp_path):
