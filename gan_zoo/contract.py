@@ -16,6 +16,9 @@ Style space (generators with a mapping network, e.g. StyleGAN; optional)
 
 Discriminator
     forward(x, c=None)                -> logits [N]; x [N, channels, resolution, resolution]
+    blocks_from_image()               optional: its blocks in the order the image meets them (fromRGB with the first),
+                                      without the output head: list of modules; FreezeD (model.module.freeze_d=K)
+                                      keeps the first K fixed (Mo et al. 2020)
 
 Labels: `c` is a float tensor [N, num_classes] (StyleGAN2-ADA's c), made from integer labels by `one_hot`. An
 unconditional model is always called without c (None), so unconditional runs compute exactly as before labels
@@ -47,6 +50,14 @@ def check_generator(generator: nn.Module, source: str = "the generator") -> nn.M
         raise UserError(f"{source} ({type(generator).__name__}) does not meet gan_zoo's generator contract: it lacks "
                         f"{', '.join(missing)} (gan_zoo.contract)")
     return generator
+
+
+def discriminator_blocks(discriminator: nn.Module, setting: str = "model.module.freeze_d") -> list[nn.Module]:
+    """The discriminator's blocks from the image side, or a UserError naming what it lacks."""
+    if not callable(getattr(discriminator, "blocks_from_image", None)):
+        raise UserError(f"{setting}: the discriminator {type(discriminator).__name__} does not say which blocks meet the "
+                        "image first (it lacks blocks_from_image(), gan_zoo.contract): add it, or drop the setting")
+    return list(discriminator.blocks_from_image())
 
 
 def call(network: nn.Module, x: torch.Tensor, c: torch.Tensor | None, **kwargs):

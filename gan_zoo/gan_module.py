@@ -14,6 +14,10 @@ regularizer (R1, gradient penalty, path length) is due: compiled graphs have no 
 Everything scheduled is driven by `images_seen` (a buffer, so it lives in checkpoints), not by
 Lightning's `global_step`, which counts every optimizer step of both optimizers.
 
+FreezeD (Mo et al. 2020, `freeze_d=K`): the discriminator's first K blocks from the image side
+(`blocks_from_image()`, gan_zoo.contract) keep their weights: they are left out of D's optimizer and need no gradient
+(the gradient still flows through them to the images, for R1 and to G).
+
 Labels: a conditional generator (`num_classes` > 0, gan_zoo.contract) gets the real batch's labels as c, for the
 fakes of both steps, the discriminator, the regularizers and the EMA generator; an unconditional one is called
 without c, exactly as before labels had a road.
@@ -25,8 +29,9 @@ import lightning as L
 import torch
 from torch import nn
 
-from gan_zoo.contract import call, class_labels, num_classes, one_hot
+from gan_zoo.contract import call, class_labels, discriminator_blocks, num_classes, one_hot
 from gan_zoo.ema import EMA
+from gan_zoo.errors import UserError
 
 
 class GANModule(L.LightningModule):
@@ -47,6 +52,7 @@ class GANModule(L.LightningModule):
         num_samples: int = 64,  # size of the fixed latent batch used for sample grids
         sample_seed: int = 0,  # seed of that batch
         channels_last: bool = False,  # NHWC weights and activations: ~10% faster for StyleGAN on CPU (RESULTS.md)
+        freeze_d: int = 0,  # FreezeD: D's first K blocks from the image side keep their weights (fine-tuning), 0 = none
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -68,13 +74,32 @@ class GANModule(L.LightningModule):
             self.register_buffer("sample_c", class_labels(num_samples, self.num_classes))
         if channels_last:  # 4-d parameters and buffers (and so Adam's moments and the convolutions' outputs)
             self.to(memory_format=torch.channels_last)
+        self.freeze_d = freeze_d
+        for block in self.frozen_d_blocks():
+            block.requires_grad_(False)
+
+    def frozen_d_blocks(self) -> list[nn.Module]:
+        """The discriminator blocks FreezeD keeps fixed (none when freeze_d is 0)."""
+        if not self.freeze_d:
+            return []
+        blocks = discriminator_blocks(self.discriminator)
+        if not 0 <= self.freeze_d <= len(blocks):
+            raise UserError(f"model.module.freeze_d={self.freeze_d}: the discriminator has {len(blocks)} blocks before "
+                            f"its output head; give 0 .. {len(blocks)}")
+        return blocks[: self.freeze_d]
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Images [N, C, H, W] in [-1, 1] from the EMA generator."""
         return call(self.generator_ema, z, c)
 
+    def on_fit_start(self) -> None:
+        if hasattr(self.schedule, "on_fit_start"):  # a schedule may set up what it needs (PGGAN: batch sizes)
+            self.schedule.on_fit_start(self, self.trainer)
+
     def configure_optimizers(self):
-        return self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())
+        frozen = {id(p) for block in self.frozen_d_blocks() for p in block.parameters()}
+        d_parameters = [p for p in self.discriminator.parameters() if id(p) not in frozen]
+        return self.g_optimizer(self.generator.parameters()), self.d_optimizer(d_parameters)
 
     def _latents(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=self.device)
@@ -144,7 +169,8 @@ class GANModule(L.LightningModule):
         return logs
 
     def training_step(self, batch, batch_idx: int) -> None:
-        real, labels = batch if isinstance(batch, (list, tuple)) else (batch, None)  # [N, C, H, W] in [-1, 1], [N]
+        batch = list(batch) if isinstance(batch, (list, tuple)) else [batch]  # (images,) or (images, labels)
+        real, labels = batch[0], (batch[1] if len(batch) > 1 else None)  # [N, C, H, W] in [-1, 1], [N]
         c = self._labels(labels)  # [N, num_classes], None when unconditional
         g_opt, d_opt = self.optimizers()
         images = real.shape[0] * self.trainer.world_size

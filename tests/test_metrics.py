@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from gan_zoo.errors import UserError
-from gan_zoo.metrics.evaluator import Evaluator, quantize
+from gan_zoo.metrics.evaluator import Evaluator
 from gan_zoo.metrics.extractors import FashionClassifierExtractor, InceptionExtractor
+from gan_zoo.metrics.features import quantize
 from tests.helpers import SHARED_DATA
 
 INCEPTION_FILE = SHARED_DATA / "inception-2015-12-05-fid-only.pth"
@@ -169,6 +170,7 @@ def test_inception_weights_file_that_does_not_exist():
 @pytest.mark.skipif(not INCEPTION_FILE.is_file(), reason=f"needs the shared Inception weights at {INCEPTION_FILE}")
 def test_inception_fid_with_the_shared_weights_file(tmp_path):
     from gan_zoo.data.embedded import EmbeddedFashionMNIST
+    from gan_zoo.metrics.features import extract_features
 
     extractor = InceptionExtractor(weights_path=str(INCEPTION_FILE))
     assert not extractor.has_logits  # this file has no classifier layer: no IS
@@ -177,7 +179,7 @@ def test_inception_fid_with_the_shared_weights_file(tmp_path):
     real = ev.real_features(dataset, {"name": "embedded"})
     assert real.shape == (24, 2048)
     other = ev.real_features(torch.utils.data.Subset(dataset, range(2500, 5000)), {"name": "other half"})
-    noise = ev._extract(torch.rand(24, 1, 32, 32) * 2 - 1, "cpu")[0]
+    noise = extract_features(extractor.eval(), torch.rand(24, 1, 32, 32) * 2 - 1, batch_size=12)
     same = ev.compute(real, real, None)
     near, far = ev.compute(real, other, None), ev.compute(real, noise, None)
     assert abs(same["fid"]) < 1e-2 and "is" not in same

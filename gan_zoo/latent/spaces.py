@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan_zoo.contract import has_style_space, truncate
 from gan_zoo.errors import UserError
 from gan_zoo.files import read, save
-from gan_zoo.contract import has_style_space, truncate
 
 SPACES = ("z", "w", "w_plus")
 METHODS = ("slerp", "lerp")
@@ -87,12 +87,20 @@ def _is_latents_record(record) -> bool:
     """Whether a file's content has the fields and types save_latents writes."""
     if not isinstance(record, dict) or not {"latents", "space", "model", "files"} <= set(record):
         return False
-    model, latents, noise = record["model"], record["latents"], record.get("noise")
+    model, latents, noise, files = record["model"], record["latents"], record.get("noise"), record["files"]
     return (isinstance(latents, torch.Tensor) and latents.is_floating_point() and latents.dim() >= 2
             and record["space"] in SPACES and isinstance(model, dict)
             and all(isinstance(model.get(k), str) for k in ("identity", "source"))
-            and isinstance(record["files"], list) and all(isinstance(f, str) for f in record["files"])
+            and isinstance(files, list) and all(isinstance(f, str) for f in files)
+            and len(files) in (0, len(latents))  # the image each latent was projected from, or none
             and (noise is None or (isinstance(noise, list) and all(isinstance(n, torch.Tensor) for n in noise))))
+
+
+def latent_shape(generator: nn.Module, space: str) -> tuple[int, ...]:
+    """The shape of one latent of `generator` in `space`."""
+    if space == "z":
+        return (generator.latent_dim,)
+    return (generator.w_dim,) if space == "w" else (generator.num_ws, generator.w_dim)  # (the contract's names)
 
 
 def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
@@ -100,9 +108,18 @@ def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
     path = Path(path).expanduser()
     record = read(path, "latents file", ": project the images again with gan-zoo-project")
     if not _is_latents_record(record):
-        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project): "
+        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project_folder): "
                         "project the images again with gan-zoo-project")
+    if not torch.isfinite(record["latents"]).all():
+        raise UserError(f"'{path}' holds latents that are NaN or infinite: a damaged file; project the images again "
+                        "with gan-zoo-project")
     if generator is not None and record["model"]["identity"] != identity(generator):
         raise UserError(f"'{path}' holds latents of another generator ({record['model']['source']}): project the "
                         "images with this checkpoint first (gan-zoo-project), or give the checkpoint they came from")
+    if generator is not None:
+        check_space(generator, record["space"])
+        shape, expected = list(record["latents"].shape[1:]), list(latent_shape(generator, record["space"]))
+        if shape != expected:
+            raise UserError(f"'{path}' holds latents of shape {shape} in {record['space']}, but this generator's are "
+                            f"{expected}: a damaged file; project the images again with gan-zoo-project")
     return record

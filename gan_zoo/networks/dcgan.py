@@ -79,3 +79,8 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).flatten()  # [N]
+
+    def blocks_from_image(self) -> list[nn.Module]:
+        """Each stride-2 stage (conv, BatchNorm, LeakyReLU), the image's first; the output conv is the head (contract)."""
+        starts = [i for i, layer in enumerate(self.net) if isinstance(layer, nn.Conv2d)]
+        return [self.net[a:b] for a, b in zip(starts[:-1], starts[1:])]

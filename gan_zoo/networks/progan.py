@@ -116,3 +116,14 @@ class Discriminator(_Network):
         for i in range(level, -1, -1):
             h = self.blocks[i](h)
         return h.flatten()  # [N]
+
+    def blocks_from_image(self) -> list[nn.Module]:
+        """The levels from the top down, every fromRGB with the first; level 0 (4x4, with the logit) is the head."""
+        top = nn.ModuleList([self.from_rgb, self.blocks[self.max_level]])
+        return [top, *(self.blocks[level] for level in range(self.max_level - 1, 0, -1))][: self.max_level]
+
+
+def level_of(key: str) -> int | None:
+    """The level a state-dict key of these networks belongs to (blocks.L, to_rgb.L, from_rgb.L), None for the rest."""
+    parts = key.split(".")
+    return int(parts[1]) if len(parts) > 2 and parts[0] in ("blocks", "to_rgb", "from_rgb") else None

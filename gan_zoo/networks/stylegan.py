@@ -224,3 +224,10 @@ class Discriminator(nn.Module):
                 raise ValueError(f"this discriminator is conditional: give c [N, {self.num_classes}]")
             x = project(x, self.mapping(None, c))
         return x.flatten()  # [N]
+
+    def blocks_from_image(self) -> list[nn.Module]:
+        """Each resolution's block (with its skip, resnet), fromRGB with the first; `out` and the label mapping are
+        the head (contract)."""
+        skips = self.skips if self.skips is not None else [None] * len(self.blocks)
+        blocks = [nn.ModuleList([b for b in (block, skip) if b is not None]) for block, skip in zip(self.blocks, skips)]
+        return [nn.ModuleList([self.from_rgb, *blocks[0]]), *blocks[1:]] if blocks else []

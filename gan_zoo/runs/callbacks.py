@@ -109,7 +109,7 @@ class ImagesPerSecond(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         seconds = self.last - self.epoch_start
-        if self.epoch_images:  # already counts every process's images; no sync_dist: see gan_zoo/console.py
+        if self.epoch_images:  # already counts every process's images; no sync_dist: see gan_zoo/commands/console.py
             pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True)
 
 

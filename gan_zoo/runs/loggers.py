@@ -9,6 +9,8 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
+from gan_zoo.errors import UserError
+
 
 def _wandb_credentials() -> bool:
     if os.environ.get("WANDB_API_KEY"):
@@ -32,6 +34,11 @@ def wandb_logger(save_dir: str, mode: str | None = None, **kwargs) -> WandbLogge
     mode: "online", "offline", or None = WANDB_MODE if set, else online when `wandb login` (or
     WANDB_API_KEY) provided credentials, else offline (sync later with `wandb sync <run dir>/wandb`).
     """
+    try:
+        import wandb  # noqa: F401  (Lightning's logger imports it late, with a traceback)
+    except ImportError as e:
+        raise UserError('logger=wandb needs the wandb package, an optional extra: pip install -e ".[wandb]" (or pip '
+                        "install wandb); or log with logger=csv (the default) or logger=tensorboard") from e
     mode = mode or os.environ.get("WANDB_MODE") or ("online" if _wandb_credentials() else "offline")
     if (run_id := _previous_run_id(save_dir)) is not None:
         kwargs |= {"id": run_id, "resume": "allow"}

@@ -29,7 +29,7 @@ URLS = {  # the repository's README ("Data repository") and train.py's transfer-
 SHA256: dict[str, str] = {}  # name -> the file's sha256 where known (none is published)
 NVIDIA_LICENSE = "NVIDIA Source Code License-NC"
 LICENSE_URL = "https://nvlabs.github.io/stylegan2-ada-pytorch/license.html"
-# CIFAR-10's labels in the order of its data batches (dataset_tool.py keeps it)
+# CIFAR-10's labels in the order of its data batches (the reference's dataset tool keeps it)
 CLASS_NAMES = {"cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]}
 TIMEOUT_S = 30  # offline, a download fails within this
 
