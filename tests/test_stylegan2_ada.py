@@ -222,3 +222,35 @@ def test_the_reference_options_train_from_scratch_and_generate_a_class(tmp_path,
     code, err = _command(generate.main, [f"ckpt={ckpt}", "class=7", "num=4", f"out={tmp_path}/seven.png"],
                          monkeypatch, capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("spelling", ["stylegan2-ada:{}", "{}"])
+def test_init_starts_a_run_from_a_reference_pickle(networks, tmp_path, spelling):
+    """init=stylegan2-ada:<file.pkl> (or the .pkl alone): the run's G is the pickle's G, its EMA G_ema (the reference's
+    images), its D the reference's D, and its architecture the file's, read by the same allow-list reader."""
+    from hydra.utils import instantiate
+
+    from gan_zoo.commands.init_settings import start_from_source
+    from gan_zoo.commands.init_weights import take_weights
+    from tests.helpers import BASE, compose_config
+
+    ref = networks["tiny"]
+    cfg = compose_config(tmp_path, [*BASE, f"init={spelling.format(ref['path'])}"])  # no model=: the file's
+    plan = start_from_source(cfg)
+    sizes = dict(resolution=cfg.data.resolution, channels=cfg.data.channels)
+    module = instantiate(cfg.model.module, generator=instantiate(cfg.model.generator, **sizes),
+                         discriminator=instantiate(cfg.model.discriminator, **sizes),
+                         objective=instantiate(cfg.loss.objective))
+    line = take_weights(module, plan)
+    assert plan.taken[0] == "model=stylegan" and "model.generator.mapping_layers=2" in plan.taken
+    assert cfg.init.kind == "stylegan2-ada-pytorch pickle" and cfg.init.sha256 == load(str(ref["path"])).facts["sha256"]
+    assert line.startswith("init: took the generator, its EMA and the discriminator from the stylegan2-ada-pytorch "
+                           f"pickle '{ref['path']}'")
+    with torch.no_grad():
+        module.eval()  # (no style mixing)
+        images = module.generator_ema.module(ref["z"], noise_mode="const")
+        logits = module.discriminator(ref["images"][1])
+    assert (images - ref["images"][1]).abs().max() <= TOLERANCE
+    assert (logits - ref["logits"]).abs().max() <= TOLERANCE
+    assert torch.equal(module.generator_ema.module.w_avg, ref["w_avg"])  # G_ema's, and G is the trained one
+    assert torch.equal(module.generator.w_avg, ref["G_w_avg"]) and not torch.equal(ref["w_avg"], ref["G_w_avg"])

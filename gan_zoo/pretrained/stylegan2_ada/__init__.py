@@ -9,10 +9,11 @@ gan_zoo's Generator and Discriminator with the options that compute what the ref
 from gan_zoo.pretrained.stylegan2_ada import convert, reader, sources
 
 
-def load(name_or_path: str) -> convert.Imported:
-    """The pickle's G_ema (and D) as gan_zoo networks in eval mode, with the file's provenance in `facts`."""
+def load(name_or_path: str, trained: bool = False) -> convert.Imported:
+    """The pickle's G_ema (and D; with `trained`, G) as gan_zoo networks in eval mode, with the file's provenance in
+    `facts`."""
     path, known = sources.locate(name_or_path)
-    imported = convert.convert(reader.read(path), str(path))
+    imported = convert.convert(reader.read(path), str(path), trained)
     imported.facts = {"from": "stylegan2-ada-pytorch", "file": str(path), "sha256": sources.sha256(path), **known,
                       **imported.facts}
     return imported

@@ -47,6 +47,7 @@ class Imported:
     arguments: dict  # the Generator's arguments besides resolution and channels (what config.json stores)
     discriminator_arguments: dict | None
     facts: dict  # what the file tells: its classes' module, the dataset kwargs, the reference's own kwargs
+    trained: Generator | None = None  # G, the trained generator G_ema averages (asked for by init=; None otherwise)
 
 
 def _settings(kwargs: dict, defaults: dict, where: str, source: str) -> dict:
@@ -192,8 +193,9 @@ def _load(network: nn.Module, theirs: dict, names: dict, what: str, source: str)
     network.load_state_dict({names[k]: v.detach().float().clone() for k, v in tensors.items()})
 
 
-def convert(snapshot: dict, source: str) -> Imported:
-    """The snapshot's G_ema (or G) and D as gan_zoo networks, in eval mode."""
+def convert(snapshot: dict, source: str, trained: bool = False) -> Imported:
+    """The snapshot's G_ema (or G) and D as gan_zoo networks, in eval mode; `trained`: its G too (where it has both),
+    for a run that continues training it."""
     record = snapshot.get("G_ema", snapshot.get("G"))
     if not isinstance(record, Persistent):
         raise UserError(f"'{source}' holds no G_ema network (keys: {', '.join(map(str, list(snapshot)[:6]))}): give "
@@ -213,5 +215,11 @@ def convert(snapshot: dict, source: str) -> Imported:
              "G_kwargs": json.loads(json.dumps(record.init_kwargs(), default=str)),  # plain values for config.json
              "training_set_kwargs": {k: v for k, v in dataset.items() if isinstance(v, (str, int, float, bool))}
              if isinstance(dataset, dict) else None}
+    g = snapshot.get("G") if trained and record is not snapshot.get("G") else None
+    if isinstance(g, Persistent):  # the same class and arguments as G_ema's (the training loop deep-copies G)
+        trained_generator = Generator(**generator_arguments(g, source)[0])
+        _load(trained_generator, g.tensors(), generator_names(trained_generator, mapping["num_layers"]), "G", source)
+        g = trained_generator.eval().requires_grad_(False)
     return Imported(generator.eval().requires_grad_(False), discriminator,
-                    {k: v for k, v in arguments.items() if k not in ("resolution", "channels")}, d_arguments, facts)
+                    {k: v for k, v in arguments.items() if k not in ("resolution", "channels")}, d_arguments, facts,
+                    g if isinstance(g, Generator) else None)
