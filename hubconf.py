@@ -5,10 +5,12 @@
     G = torch.hub.load("<you>/gan_zoo", "pggan", checkpoint="last.ckpt")         # your gan_zoo PGGAN run
     G = torch.hub.load("/path/to/gan_zoo", "generator", source="local", checkpoint="last.ckpt")  # any model
     G = torch.hub.load("<you>/gan_zoo", "generator", shared="my_generator")   # a gan-zoo-export folder
+    G = torch.hub.load("<you>/gan_zoo", "stylegan2_ada", model="metfaces")    # NVIDIA's stylegan2-ada-pytorch
+    G = torch.hub.load("<you>/gan_zoo", "stylegan2_ada", model="network-snapshot-001000.pkl")  # or its pickle
     images = G(torch.randn(8, G.latent_dim))                                         # [8, C, H, W] in [-1, 1]
 
 Each returns the generator in eval mode (a gan_zoo checkpoint's EMA generator); files are read with
-weights_only=True, as everywhere in gan_zoo.
+weights_only=True, as everywhere in gan_zoo; stylegan2-ada-pytorch pickles by an allow-list that runs nothing.
 """
 dependencies = ["torch", "torchvision", "hydra", "omegaconf", "lightning"]
 
@@ -49,3 +51,13 @@ def dcgan(checkpoint: str):
 def stylegan(checkpoint: str):
     """A StyleGAN-style generator from a gan_zoo checkpoint (it takes psi= for the truncation trick)."""
     return _of_model(checkpoint, "gan_zoo.networks.stylegan")
+
+
+def stylegan2_ada(model: str):
+    """A stylegan2-ada-pytorch network as gan_zoo's StyleGAN generator computing the same images (it takes psi=,
+    noise_mode= and, when conditional, c): NVIDIA's published `model` (ffhq, metfaces, afhqcat, afhqdog, afhqwild,
+    brecahad, cifar10, ...; downloaded where there is internet; NVIDIA Source Code License-NC), a URL or a
+    network-snapshot-*.pkl file."""
+    from gan_zoo.api import load_generator
+
+    return load_generator(pretrained=f"stylegan2-ada:{model}").generator

@@ -31,36 +31,42 @@ class LoadedGenerator:
     run: dict | None  # the run config stored in a gan_zoo checkpoint; None for an imported generator
     checkpoint: dict | None  # the whole checkpoint (tensors and plain values); None for an imported generator
     folders: list[str] = field(default_factory=list)  # the run's checkpoint and run folders: outputs may go there
+    imported: dict | None = None  # an imported generator's {"arguments", "provenance"} (gan_zoo.pretrained.spec)
 
 
 def pretrained_generator(spec: str) -> nn.Module:
-    """'pytorch_gan_zoo:<name or file>' -> an imported generator."""
-    source, _, name = spec.partition(":")
-    if source != "pytorch_gan_zoo" or not name:
-        raise UserError(f"pretrained={spec!r}: expected pytorch_gan_zoo:<celebAHQ-256|celebAHQ-512|DTD|celeba|file>")
-    from gan_zoo.pretrained.pytorch_gan_zoo import load_pgan_generator
+    """'pytorch_gan_zoo:<name or file>' or 'stylegan2-ada:<name, URL or file.pkl>' -> an imported generator."""
+    from gan_zoo.pretrained.spec import load
 
-    return load_pgan_generator(name)
+    return load(spec)[0]
 
 
 def load_generator(ckpt: str | None = None, pretrained: str | None = None, device: str = "cpu",
                    shared: str | None = None, which: str = "ema") -> LoadedGenerator:
     """Exactly one of a gan_zoo checkpoint (`ckpt`), a pretrained spec (`pretrained`) or a shared-model folder that
     gan-zoo-export wrote (`shared`). From a checkpoint, `which` generator: "ema" (the averaged one, as samples and
-    metrics use) or "raw" (the trained one). The generator comes in eval mode without gradients (for generating and
-    projecting)."""
+    metrics use) or "raw" (the trained one). A `ckpt` ending in .pkl is a stylegan2-ada-pytorch network pickle. The
+    generator comes in eval mode without gradients (for generating and projecting)."""
+    if ckpt and str(ckpt).endswith(".pkl"):  # read by the allow-list importer, never by torch.load
+        ckpt, pretrained = None, f"stylegan2-ada:{ckpt}"
     if sum(map(bool, (ckpt, pretrained, shared))) != 1:
-        raise UserError("give exactly one of ckpt=<gan_zoo checkpoint>, shared=<folder of gan-zoo-export> or "
-                        "pretrained=pytorch_gan_zoo:<name>")
+        raise UserError("give exactly one of ckpt=<gan_zoo checkpoint or stylegan2-ada-pytorch .pkl>, "
+                        "shared=<folder of gan-zoo-export> or pretrained=<pytorch_gan_zoo|stylegan2-ada>:<name>")
     if which != "ema" and not ckpt:
         raise UserError(f"which={which}: an imported or shared generator has only the weights it was published with; "
                         "use which=ema (a gan_zoo checkpoint has both)")
     if shared:
         from gan_zoo.runs.shared_model import load
 
-        loaded = LoadedGenerator(load(shared)[0], str(Path(shared).expanduser()), None, None)
+        generator, config = load(shared)
+        provenance = config.get("imported")  # an imported generator's: its class names, its license
+        imported = {"arguments": config["arguments"], "provenance": provenance} if provenance else None
+        loaded = LoadedGenerator(generator, str(Path(shared).expanduser()), None, None, imported=imported)
     elif pretrained:
-        loaded = LoadedGenerator(pretrained_generator(pretrained), pretrained, None, None)
+        from gan_zoo.pretrained.spec import load
+
+        generator, imported = load(pretrained)
+        loaded = LoadedGenerator(generator, pretrained, None, None, imported=imported)
     else:
         checkpoint = load_checkpoint(ckpt)
         generator, run = ema_generator(checkpoint, ckpt, which), run_config(checkpoint, ckpt)

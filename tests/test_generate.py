@@ -34,6 +34,6 @@ def test_generate_needs_exactly_one_source(tmp_path):
     result = run_cli(["out=x.png"], cwd=tmp_path, module="gan_zoo.commands.generate")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "gan-zoo: error: give exactly one of ckpt=<gan_zoo checkpoint>, shared=<folder of gan-zoo-export> or "
-        "pretrained=pytorch_gan_zoo:<name>")
+        "gan-zoo: error: give exactly one of ckpt=<gan_zoo checkpoint or stylegan2-ada-pytorch .pkl>, "
+        "shared=<folder of gan-zoo-export> or pretrained=<pytorch_gan_zoo|stylegan2-ada>:<name>")
     assert not (tmp_path / "x.png").exists()

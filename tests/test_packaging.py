@@ -31,6 +31,15 @@ def _run(site: Path, cwd: Path, module: str, args: list[str]) -> subprocess.Comp
                           timeout=600)
 
 
+def test_every_package_folder_is_listed_for_the_wheel():
+    """pyproject.toml lists the packages by name: a new folder of gan_zoo/ missing there is missing from the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "gan_zoo").rglob("__init__.py")}
+    assert folders - listed == set()
+
+
 @pytest.mark.slow
 def test_the_wheel_holds_every_config(installed):
     wheel, _ = installed

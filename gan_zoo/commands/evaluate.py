@@ -35,8 +35,9 @@ def evaluate(cfg: DictConfig) -> dict:
     check_required(cfg)
     _check(cfg)
     device = cfg.device
-    loaded = api.load_generator(ckpt=cfg.ckpt, device=device, which=cfg.generator) if cfg.ckpt else None
-    if loaded is not None and not cfg.images:  # (a damaged file is told before the work)
+    loaded = api.load_generator(ckpt=cfg.ckpt, pretrained=cfg.get("pretrained"), device=device, which=cfg.generator) \
+        if cfg.ckpt or cfg.get("pretrained") else None
+    if loaded is not None and loaded.checkpoint is not None and not cfg.images:  # (a damaged file is told before the work)
         epoch, kimg = epochs_of(loaded.checkpoint, cfg.ckpt)[0], kimg_of(loaded.checkpoint, cfg.ckpt)
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
         if "evaluate" not in cfg.metrics:
@@ -56,7 +57,7 @@ def evaluate(cfg: DictConfig) -> dict:
     else:
         features, logits = evaluator.fake_features(loaded.generator, device)
         scored = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "generator": cfg.generator,
-                  "epoch": epoch, "kimg": kimg}
+                  "epoch": epoch, "kimg": kimg} if loaded.checkpoint is not None else {"pretrained": loaded.source}
     metrics = evaluator.compute(real, features, logits)
     if cfg.memorization:
         extractor = api.run_extractor(loaded, "pixels") if cfg.memorization_space == "pixels" else evaluator.extractor
@@ -81,7 +82,11 @@ def _check(cfg: DictConfig) -> None:
                         "pixels")
     if cfg.generator not in ("ema", "raw"):
         raise UserError(f"generator={cfg.generator!r}: choose ema (the averaged generator) or raw (the trained one)")
-    if not cfg.ckpt and not cfg.images:
+    imported = cfg.get("pretrained") or str(cfg.ckpt or "").endswith(".pkl")  # no run config: no data, no protocol
+    if imported and (cfg.get("data") is None or cfg.get("metrics") is None or cfg.memorization):
+        raise UserError("an imported generator has no run (data, metrics protocol): add data=<dataset> and "
+                        "metrics=<protocol> (e.g. metrics=inception), without memorization=true")
+    if not cfg.ckpt and not cfg.images and not cfg.get("pretrained"):
         raise UserError("ckpt is required and was not given: add ckpt=checkpoints/<name>/<run>/last.ckpt to the "
                         "command (or images=<folder> to score a folder of images)")
     if cfg.images and cfg.memorization:
@@ -152,7 +157,10 @@ def _run(cfg: DictConfig) -> dict:
     if cfg.neighbours:
         return neighbours(cfg)
     result = evaluate(cfg)
-    source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt).expanduser()
+    source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt or "").expanduser()
+    if cfg.get("pretrained") and not cfg.images:  # beside its file, or (a name) here
+        name = cfg.pretrained.partition(":")[2]
+        source = Path(name).expanduser() if Path(name).expanduser().is_file() else Path(name.rsplit("/", 1)[-1])
     out = Path(cfg.out) if cfg.out else Path(str(source) + ".metrics.json")
     write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")
     print(json.dumps(result, indent=2))

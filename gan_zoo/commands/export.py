@@ -3,6 +3,7 @@
     gan-zoo-export ckpt=checkpoints/<name>/<run>/last.ckpt out=my_generator          # the EMA generator
     gan-zoo-export ckpt=... which=raw out=my_generator_raw                           # the training generator
     gan-zoo-export pretrained=pytorch_gan_zoo:celebAHQ-256 out=pgan_celebahq256
+    gan-zoo-export ckpt=network-snapshot-001000.pkl out=my_stylegan2     # a stylegan2-ada-pytorch pickle
     gan-zoo-export ckpt=... out=my_generator push_to=<user>/<repo>                   # + upload (pip install huggingface_hub)
 
 Loaded by gan-zoo-generate shared=<folder>, gan_zoo.api.load_generator(shared=<folder>) and
@@ -46,8 +47,9 @@ def run(cfg: DictConfig) -> Path:
     generator = loaded.generator
     if loaded.checkpoint is not None:
         arguments, facts = checkpoint_facts(loaded.checkpoint, loaded.source)
-    else:  # an imported generator: its sizes are all it has
-        arguments, facts = {"latent_dim": generator.latent_dim, "widths": generator.widths}, {}
+    else:  # an imported generator: its class's arguments, and what its file tells of itself
+        provenance = loaded.imported["provenance"]
+        arguments, facts = loaded.imported["arguments"], ({"imported": provenance} if provenance else {})
     config = describe(generator, arguments, loaded.source, cfg.which, facts)
     save(generator, config, out, generate_images(generator, cfg.samples, seed=cfg.seed))
     where = f"; pushed to {push(out, cfg.push_to)}" if cfg.push_to else ""

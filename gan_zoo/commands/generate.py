@@ -6,6 +6,7 @@
     gan-zoo-generate ckpt=... interpolate=true format=gif frames=30 out=morph.gif
     gan-zoo-generate ckpt=... interpolate=true latents=proj/latents.pt out=between.png   # between projections
     gan-zoo-generate ckpt=<a StyleGAN run>/last.ckpt psi=0.7 out=truncated.png    # the truncation trick
+    gan-zoo-generate pretrained=stylegan2-ada:cifar10 class=cat out=cats.png     # a conditional model's class
 """
 import math
 import sys
@@ -17,7 +18,7 @@ from omegaconf import DictConfig
 from gan_zoo.api import generate_images, image_batches, load_generator
 from gan_zoo.commands import cli
 from gan_zoo.commands.config_checks import check_values, positive, whole
-from gan_zoo.contract import has_style_space
+from gan_zoo.contract import class_labels, has_style_space, num_classes
 from gan_zoo.errors import UserError
 from gan_zoo.latent.spaces import check_space, from_z, interpolate, load_latents, render
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
@@ -47,7 +48,23 @@ def _format(cfg: DictConfig, out: Path) -> str:
     return fmt
 
 
-def _endpoints(cfg: DictConfig, generator, space: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _class_index(cfg: DictConfig, loaded) -> int | None:
+    """class=<index or name> of a conditional generator -> its index; None: the classes in turn."""
+    wanted, classes = cfg.get("class"), num_classes(loaded.generator)
+    if wanted is None:
+        return None
+    if classes == 0:
+        raise UserError(f"class={wanted}: this generator is unconditional (it has no classes): drop class=")
+    names = ((loaded.imported or {}).get("provenance") or {}).get("class_names") or []
+    if wanted in names:
+        return names.index(wanted)
+    if isinstance(wanted, int) and not isinstance(wanted, bool):
+        return wanted  # its range is checked where the labels are made
+    raise UserError(f"class={wanted!r}: give a class index 0 .. {classes - 1}"
+                    + (f" or a name: {', '.join(names)}" if names else " (this model's classes have no names)"))
+
+
+def _endpoints(cfg: DictConfig, generator, space: str, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Start and end latents [rows, ...] in `space`: random, or consecutive entries of a latents.pt."""
     if cfg.latents:
         record = load_latents(cfg.latents, generator)
@@ -61,7 +78,7 @@ def _endpoints(cfg: DictConfig, generator, space: str) -> tuple[torch.Tensor, to
     z = torch.randn(2 * cfg.rows, generator.latent_dim, generator=seed)
     device = next(generator.parameters()).device
     with torch.no_grad():
-        latents = from_z(generator, z.to(device), space, cfg.psi).cpu()
+        latents = from_z(generator, z.to(device), space, cfg.psi, None if c is None else c.to(device)).cpu()
     return latents[: cfg.rows], latents[cfg.rows :]
 
 
@@ -78,19 +95,24 @@ def generate(cfg: DictConfig) -> Path:
         raise UserError(f"out='{out}' already holds PNG images: choose another folder or add overwrite=true")
     space = cfg.space
     check_space(generator, space)
-    kwargs = {}
+    kwargs = {"class_index": _class_index(cfg, loaded)}
     if cfg.psi != 1:  # the truncation trick: StyleGAN-style generators only
         if not has_style_space(generator):
             raise UserError(f"psi={cfg.psi}: truncation needs a StyleGAN-style generator (it has a tracked average w)")
         kwargs["psi"] = cfg.psi
     if cfg.interpolate:  # each row morphs from one latent to another
-        a, b = _endpoints(cfg, generator, space)
+        classes, index = num_classes(generator), kwargs["class_index"]  # a conditional row keeps one class
+        ends = class_labels(cfg.rows, classes, index)
+        a, b = _endpoints(cfg, generator, space, None if ends is None else ends.repeat(2, 1))
         frames = cfg.frames
-        latents = interpolate(a, b, torch.linspace(0, 1, frames), cfg.method)  # [rows, frames, ...]
-        images = torch.cat([render(generator, chunk.to(device), space, psi=cfg.psi).float().cpu()
-                            for chunk in latents.flatten(0, 1).split(cfg.batch_size)])
+        latents = interpolate(a, b, torch.linspace(0, 1, frames), cfg.method).flatten(0, 1)  # [rows * frames, ...]
+        c = class_labels(len(a), classes, index)
+        labels = None if c is None or space != "z" else c.repeat_interleave(frames, 0)  # (w holds the class)
+        images = torch.cat([render(generator, latents[i : i + cfg.batch_size].to(device), space, psi=cfg.psi,
+                                   c=None if labels is None else labels[i : i + cfg.batch_size].to(device)).float().cpu()
+                            for i in range(0, len(latents), cfg.batch_size)])
         if fmt in ("gif", "mp4"):
-            return save_animation(images.unflatten(0, (len(latents), frames)), out, fmt, cfg.fps)  # [rows, frames, ...]
+            return save_animation(images.unflatten(0, (len(a), frames)), out, fmt, cfg.fps)  # [rows, frames, ...]
         if fmt == "folder":
             return save_folder(images, out)
         return save_grid(images, out, nrow=frames)

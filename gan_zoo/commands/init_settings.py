@@ -58,7 +58,8 @@ def start_from_source(cfg: DictConfig) -> Plan | None:
         raise UserError(f"init={init} starts a new run from another one's weights and ckpt={cfg.ckpt} continues a run: "
                         "give one of them (a fine-tuned run continues with ckpt= alone; it never reads its source again)")
     if not isinstance(init, str):
-        raise UserError(f"init={describe(init)}: give a path or pytorch_gan_zoo:<name or file>")
+        raise UserError(f"init={describe(init)}: give a path, pytorch_gan_zoo:<name or file> or "
+                        "stylegan2-ada:<name, URL or file.pkl>")
     return take_architecture(cfg, read_source(init))
 
 

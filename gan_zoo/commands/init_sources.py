@@ -1,10 +1,11 @@
 """What `init=` reads: another run's weights and the architecture they need, from a gan_zoo checkpoint, a folder of
-gan-zoo-export or pytorch_GAN_zoo's PGAN. Each kind is one reader function (spec, path) -> Source, through the
-project's safe readers (weights_only checkpoints, safetensors, the pytorch_GAN_zoo importer): nothing in a file runs,
-and a file never chooses code (its class names are only compared with the configs', gan_zoo.commands.init_settings).
+gan-zoo-export, pytorch_GAN_zoo's PGAN or a stylegan2-ada-pytorch network pickle. Each kind is one reader function
+(spec, path) -> Source, through the project's safe readers (weights_only checkpoints, safetensors, the
+pytorch_GAN_zoo importer, the stylegan2-ada allow-list unpickler): nothing in a file runs, and a file never chooses
+code (its class names are only compared with the configs', gan_zoo.commands.init_settings).
 
 A new kind is one more reader: `PREFIXES` for `init=<prefix>:<name or file>`, `SUFFIXES` for a file known by its
-suffix (a stylegan2-ada pickle: `PREFIXES["stylegan2-ada"]` and `SUFFIXES[".pkl"]`, through its restricted unpickler).
+suffix.
 """
 import hashlib
 import math
@@ -18,8 +19,8 @@ from gan_zoo.errors import UserError
 from gan_zoo.runs import shared_model
 from gan_zoo.runs.checkpoints import load_checkpoint
 
-KINDS = ("a checkpoint of gan-zoo-train (checkpoints/<name>/<run>/last.ckpt), a folder of gan-zoo-export or "
-         "pytorch_gan_zoo:<name or file>")
+KINDS = ("a checkpoint of gan-zoo-train (checkpoints/<name>/<run>/last.ckpt), a folder of gan-zoo-export, "
+         "pytorch_gan_zoo:<name or file> or a stylegan2-ada-pytorch pickle (stylegan2-ada:<name, URL or file.pkl>)")
 
 
 @dataclass
@@ -98,6 +99,10 @@ def exported_folder(spec: str, folder: Path) -> Source:
                   config["channels"], num_classes(generator), state, state, None, _level(state))
 
 
+def _state(network) -> dict | None:
+    return None if network is None else {k: v.detach().clone() for k, v in network.state_dict().items()}
+
+
 def pytorch_gan_zoo(spec: str, name: str) -> Source:
     """pytorch_GAN_zoo's PGAN (a published name or a file): netG, avgG and netD, converted into gan_zoo's PGGAN."""
     from gan_zoo.pretrained.pytorch_gan_zoo import load_pgan
@@ -110,17 +115,33 @@ def pytorch_gan_zoo(spec: str, name: str) -> Source:
 
     networks = {"generator": {"_target_": target(g), "latent_dim": g.latent_dim, "widths": g.widths},
                 "discriminator": None if d is None else {"_target_": target(d), "widths": d.widths}}
-    def state(network):
-        return None if network is None else {k: v.detach().clone() for k, v in network.state_dict().items()}
-
-    generator = state(g)
-    average = generator if parts["average"] is g else state(parts["average"])
+    generator = _state(g)
+    average = generator if parts["average"] is g else _state(parts["average"])
     return Source(spec, "pytorch_GAN_zoo PGAN", parts["path"], sha256(parts["path"]), networks, g.resolution,
-                  g.channels, 0, generator, average, state(d), _level(generator))
+                  g.channels, 0, generator, average, _state(d), _level(generator))
 
 
-PREFIXES = {"pytorch_gan_zoo": pytorch_gan_zoo}  # init=<prefix>:<name or file>
-SUFFIXES = {}  # a file's suffix -> its reader; any other file is read as a gan_zoo checkpoint
+def stylegan2_ada(spec: str, name: str) -> Source:
+    """A stylegan2-ada-pytorch network pickle (NVIDIA's name, a URL or a file): its G, G_ema and D as gan_zoo's
+    StyleGAN (G_ema also as G where the file has no G), read by the allow-list unpickler."""
+    from gan_zoo.pretrained.stylegan2_ada import load
+
+    imported = load(str(name), trained=True)
+    g, d = imported.generator, imported.discriminator
+    sizes = ("resolution", "channels")
+    networks = {"generator": {"_target_": "gan_zoo.networks.stylegan.Generator", **imported.arguments},
+                "discriminator": None if d is None else {"_target_": "gan_zoo.networks.stylegan.Discriminator",
+                                                         **{k: v for k, v in imported.discriminator_arguments.items()
+                                                            if k not in sizes}}}
+    average = _state(g)
+    return Source(spec, "stylegan2-ada-pytorch pickle", Path(imported.facts["file"]), imported.facts["sha256"],
+                  networks, g.resolution, g.channels, num_classes(g),
+                  average if imported.trained is None else _state(imported.trained), average, _state(d))
+
+
+PREFIXES = {"pytorch_gan_zoo": pytorch_gan_zoo, "stylegan2-ada": stylegan2_ada}  # init=<prefix>:<name or file>
+SUFFIXES = {".pkl": lambda spec, path: stylegan2_ada(spec, str(path))}  # a file's suffix -> its reader; any other
+# file is read as a gan_zoo checkpoint
 
 
 def read_source(spec: str) -> Source:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_zoo.contract import device_of
+from gan_zoo.contract import device_of, num_classes, random_labels
 from gan_zoo.errors import UserError
 from gan_zoo.latent.spaces import SPACES, render
 
@@ -58,7 +58,8 @@ def _noise_regularisation(noise: list) -> torch.Tensor:
 def _w_statistics(generator: nn.Module, samples: int = 10_000, seed: int = 0) -> tuple[torch.Tensor, float]:
     device = device_of(generator)
     z = torch.randn(samples, generator.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    w = generator.mapping(z)
+    c = random_labels(samples, num_classes(generator), torch.Generator().manual_seed(seed))  # a conditional model's
+    w = generator.mapping(z, None if c is None else c.to(device))
     w_avg = generator.w_avg.to(w) if generator.w_avg.abs().sum() > 0 else w.mean(0)
     return w_avg, float((w - w_avg).square().sum(1).mean().sqrt())
 

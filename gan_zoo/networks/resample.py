@@ -42,3 +42,11 @@ def conv_down(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
 def downsample(x: torch.Tensor) -> torch.Tensor:
     """The blur, every second pixel: [N, C, H, W] -> [N, C, H/2, W/2]."""
     return blur(x, pad=1, stride=2)
+
+
+def upsample(x: torch.Tensor) -> torch.Tensor:
+    """2x upsampling of an image with the filter (StyleGAN2's skip generator grows its RGB sum so): a zero after
+    every pixel, 2 zeros padded before and 1 after, the blur with gain 4: [N, C, H, W] -> [N, C, 2H, 2W]."""
+    n, c, h, w = x.shape
+    x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, 1, 0, 0, 0, 1]).reshape(n, c, 2 * h, 2 * w)
+    return blur(F.pad(x, [2, 1, 2, 1]), pad=0, gain=4.0)

@@ -1,10 +1,16 @@
-"""StyleGAN-style networks after StyleGAN2 (Karras et al. 2020): a mapping network z -> w, a learned constant
-input, modulated convolutions with weight demodulation, per-pixel noise with learned strength, skip toRGB
-outputs, and a residual discriminator with minibatch stddev. Equalized learning rate throughout
-(gan_zoo.networks.layers, shared with PGGAN).
+"""StyleGAN-style networks after StyleGAN2 (Karras et al. 2020): a mapping network z (and c) -> w
+(gan_zoo.networks.stylegan_mapping), a learned constant input, modulated convolutions with weight demodulation,
+per-pixel noise with learned strength, skip toRGB outputs (gan_zoo.networks.stylegan_synthesis), and a residual
+discriminator with minibatch stddev, conditioned by projection when it has classes. Equalized learning rate
+throughout (gan_zoo.networks.layers, shared with PGGAN).
 
-Notation: z latent [N, latent_dim]; w intermediate latent [N, w_dim]; ws one w per synthesis layer
-[N, num_ws, w_dim]; s the style (per input channel scale) of a modulated convolution (eq. 1-3).
+The options that differ from gan_zoo's defaults are those of NVIDIA's stylegan2-ada-pytorch (its networks are
+imported with them, gan_zoo.pretrained.stylegan2_ada): FIR resampling everywhere (`resample`, `rgb_resample`), the
+activation gain after the bias (`activation_gain`), `conv_clamp`, labels (`num_classes`), the discriminator's
+`architecture`, `mbstd_num_channels` and `cmap_dim`. The defaults compute what gan_zoo always computed.
+
+Notation: z latent [N, latent_dim]; c labels [N, num_classes]; w intermediate latent [N, w_dim]; ws one w per
+synthesis layer [N, num_ws, w_dim].
 """
 import math
 
@@ -14,10 +20,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_zoo.errors import UserError
-from gan_zoo.networks.layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
-from gan_zoo.networks.resample import conv_down, conv_up, downsample
+from gan_zoo.networks.layers import BiasAct, EqualizedConv2d, EqualizedLinear, MinibatchStdDev
+from gan_zoo.networks.resample import conv_down, downsample, upsample
+from gan_zoo.networks.stylegan_mapping import ACTIVATION_GAINS, MappingNetwork, dense, project
+from gan_zoo.networks.stylegan_synthesis import ModulatedConv2d, SynthesisLayer, ToRGB  # noqa: F401 (part of the API)
 
 RESAMPLE = ("bilinear", "fir")  # how resolution changes: see Generator's `resample`
+ARCHITECTURES = ("resnet", "orig")  # the discriminator's: residual blocks (StyleGAN2 Fig. 7c) or plain ones
+
+
+def _choice(value: str, choices: tuple, key: str) -> str:
+    if value not in choices:
+        raise UserError(f"{key}={value!r}: use one of {', '.join(choices)}")
+    return value
 
 
 def _levels(resolution: int) -> int:
@@ -26,110 +41,8 @@ def _levels(resolution: int) -> int:
     return int(math.log2(resolution)) - 2
 
 
-class MappingNetwork(nn.Module):
-    def __init__(
-        self,
-        latent_dim: int = 512,
-        w_dim: int = 512,
-        num_layers: int = 8,
-        lr_multiplier: float = 0.01,  # the mapping network learns 100x slower (StyleGAN, Sec. C)
-        w_avg_beta: float = 0.995,  # decay of the tracked average w, used by the truncation trick
-    ):
-        super().__init__()
-        dims = [latent_dim] + [w_dim] * num_layers
-        layers = [PixelNorm()]
-        for d_in, d_out in zip(dims[:-1], dims[1:]):
-            layers += [EqualizedLinear(d_in, d_out, lr_multiplier=lr_multiplier), nn.LeakyReLU(0.2)]
-        self.net = nn.Sequential(*layers)
-        self.w_avg_beta = w_avg_beta
-        self.register_buffer("w_avg", torch.zeros(w_dim))
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        w = self.net(z)  # [N, w_dim]
-        if self.training:  # track the average w (never used for truncation while training)
-            self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, self.w_avg_beta))
-        return w
-
-
-class ModulatedConv2d(nn.Module):
-    """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk; demodulated w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps).
-
-    Two ways to compute it, equal up to float rounding (tests/test_stylegan.py):
-    fused: one grouped convolution of per-image weights (groups=N); non-fused: scale the input channels by s,
-    convolve the whole batch with the shared weight, scale the output channels by the demodulation
-    coefficients d_j = 1 / sqrt(sum_ik (s_i w_ijk)^2 + eps). `fused=None` picks per call as measured on CPU
-    (benchmarks/RESULTS.md, 32x32 preset): non-fused whenever N > 1, where the grouped convolution costs
-    1.5-1.8x with or without gradients; for a single image both cost the same and the grouped one is kept.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, demodulate: bool = True,
-                 up: bool = False, fused: bool | None = None, resample: str = "bilinear"):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.affine = EqualizedLinear(w_dim, in_channels, gain=1)  # w -> s
-        nn.init.ones_(self.affine.bias)  # styles start at 1
-        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.demodulate, self.up, self.padding, self.fused = demodulate, up, kernel_size // 2, fused
-        self.fir_up = up and resample == "fir"  # convolve at the low resolution (gan_zoo.networks.resample)
-
-    def _conv(self, x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
-        if self.fir_up:
-            return conv_up(x, weight, groups)
-        if self.up:
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        return F.conv2d(x, weight, padding=self.padding, groups=groups)
-
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape[:2]
-        s = self.affine(w)  # [N, C_in]
-        weight = self.weight * self.scale  # [C_out, C_in, k, k]
-        if not (self.fused if self.fused is not None else n == 1):
-            out = self._conv(x * s[:, :, None, None], weight)  # [N, C_out, H', W']
-            if self.demodulate:  # d_j for each image: [N, C_out]
-                d = torch.rsqrt(s.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)
-                out = out * d[:, :, None, None]
-            return out
-        weight = weight[None] * s[:, None, :, None, None]  # [N, C_out, C_in, k, k]
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
-        out = self._conv(x.reshape(1, n * c, *x.shape[2:]), weight.reshape(-1, c, *weight.shape[3:]), groups=n)
-        return out.reshape(n, -1, *out.shape[2:])  # one grouped convolution for the whole batch
-
-
-class SynthesisLayer(nn.Module):
-    def __init__(self, in_channels, out_channels, w_dim, resolution, up=False, conv_clamp=None, resample="bilinear"):
-        super().__init__()
-        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up, resample=resample)
-        self.noise_strength = nn.Parameter(torch.zeros([]))  # learned, starts at 0
-        self.register_buffer("noise_const", torch.randn(resolution, resolution))  # for noise_mode="const"
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.act = nn.LeakyReLU(0.2)
-        self.conv_clamp = conv_clamp  # clamp activations (fp16 safety), None = off
-
-    def forward(self, x, w, noise_mode="random", noise=None):
-        x = self.conv(x, w)
-        if noise is None:  # given noise [N, 1, r, r]: a projection's optimised noise maps
-            noise = torch.randn_like(x[:, :1]) if noise_mode == "random" else self.noise_const.to(x.dtype)
-        x = self.act(x + noise * self.noise_strength + self.bias.to(x.dtype)[None, :, None, None]) * math.sqrt(2)
-        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp else x
-
-
-class ToRGB(nn.Module):
-    def __init__(self, in_channels, channels, w_dim, conv_clamp=None):
-        super().__init__()
-        self.conv = ModulatedConv2d(in_channels, channels, 1, w_dim, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.conv_clamp = conv_clamp
-
-    def forward(self, x, w):
-        x = self.conv(x, w) + self.bias[None, :, None, None]
-        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp else x
-
-
 class Generator(nn.Module):
     """Meets the generator contract and its style space (gan_zoo.contract)."""
-
-    num_classes = 0  # unconditional
 
     def __init__(
         self,
@@ -138,20 +51,26 @@ class Generator(nn.Module):
         latent_dim: int = 512,
         w_dim: int = 512,
         mapping_layers: int = 8,
+        mapping_lr_multiplier: float = 0.01,  # the mapping network learns 100x slower (StyleGAN, Sec. C)
         fmap_base: int = 16384,  # feature maps at resolution r: min(fmap_max, fmap_base / r)
         fmap_max: int = 512,
         mixing_prob: float = 0.9,  # style mixing regularization while training, 0 = off
         conv_clamp: float | None = None,  # e.g. 256 with fp16 (StyleGAN2-ADA), None = off
         resample: str = "bilinear",  # bilinear: upsample, then convolve; fir: StyleGAN2's (a quarter of the cost)
+        rgb_resample: str = "bilinear",  # how the skip outputs' RGB sum grows: bilinear, or fir (StyleGAN2's)
+        num_classes: int = 0,  # labels: c is one-hot [N, num_classes] (label embedding in mapping), 0 = none
+        activation_gain: str = "weight",  # the mapping's: weight (gan_zoo's) or output (StyleGAN2-ADA's bias_act)
     ):
         super().__init__()
-        if resample not in RESAMPLE:
-            raise UserError(f"model.generator.resample={resample!r}: use one of {', '.join(RESAMPLE)}")
+        _choice(resample, RESAMPLE, "model.generator.resample")
+        self.rgb_resample = _choice(rgb_resample, RESAMPLE, "model.generator.rgb_resample")
+        _choice(activation_gain, ACTIVATION_GAINS, "model.generator.activation_gain")
         self.latent_dim, self.resolution, self.channels, self.mixing_prob = latent_dim, resolution, channels, mixing_prob
-        self.w_dim = w_dim
+        self.w_dim, self.num_classes = w_dim, num_classes
         levels = _levels(resolution)
         widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
-        self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers)
+        self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers, mapping_lr_multiplier, num_classes=num_classes,
+                                      activation_gain=activation_gain)
         self.const = nn.Parameter(torch.randn(widths[0], 4, 4))
         self.convs = nn.ModuleList([SynthesisLayer(widths[0], widths[0], w_dim, 4, conv_clamp=conv_clamp)])
         self.to_rgbs = nn.ModuleList([ToRGB(widths[0], channels, w_dim, conv_clamp)])
@@ -199,9 +118,13 @@ class Generator(nn.Module):
             j = 2 * level - 1
             x = self.convs[j](x, ws[:, j], noise_mode, noise[j])
             x = self.convs[j + 1](x, ws[:, j + 1], noise_mode, noise[j + 1])
-            image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False) \
-                + self.to_rgbs[level](x, ws[:, j + 2])  # skip architecture (StyleGAN2 Fig. 7b)
+            image = self._grow(image) + self.to_rgbs[level](x, ws[:, j + 2])  # skip architecture (StyleGAN2 Fig. 7b)
         return image  # [N, C, R, R]
+
+    def _grow(self, image: torch.Tensor) -> torch.Tensor:
+        if self.rgb_resample == "fir":
+            return upsample(image)
+        return F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0, noise_mode: str = "random",
                 return_ws: bool = False):
@@ -236,7 +159,8 @@ class Downsample(nn.Module):
 
 class Discriminator(nn.Module):
     """Residual discriminator (StyleGAN2 Fig. 7c): fromRGB at full resolution, residual blocks down to 4x4,
-    minibatch stddev, conv, dense, logit."""
+    minibatch stddev, conv, dense, logit; with classes, the logit is the projection of the last features on the
+    mapped label (StyleGAN2-ADA's cmap)."""
 
     def __init__(
         self,
@@ -244,37 +168,66 @@ class Discriminator(nn.Module):
         channels: int,
         fmap_base: int = 16384,
         fmap_max: int = 512,
-        mbstd_group_size: int = 4,
+        mbstd_group_size: int | None = 4,  # samples per minibatch-stddev group, None = the whole minibatch
         resample: str = "bilinear",  # bilinear: convolve, then average-pool; fir: StyleGAN2's blur + stride-2 conv
+        architecture: str = "resnet",  # resnet: residual blocks; orig: plain ones (StyleGAN2-ADA's cifar config)
+        mbstd_num_channels: int = 1,  # minibatch-stddev feature maps, 0 = no minibatch stddev
+        conv_clamp: float | None = None,  # clamp the convolutions' activations to +-conv_clamp, None = off
+        num_classes: int = 0,  # labels: c is one-hot [N, num_classes], 0 = unconditional
+        cmap_dim: int | None = None,  # the projection's size (conditional), None = the 4x4 features' width
+        mapping_layers: int = 8,  # dense layers mapping c to the projection vector (conditional)
+        mapping_lr_multiplier: float = 0.01,  # their learning-rate multiplier
+        activation_gain: str = "weight",  # weight (gan_zoo's) or output (StyleGAN2-ADA's bias_act): see BiasAct
     ):
         super().__init__()
-        if resample not in RESAMPLE:
-            raise UserError(f"model.discriminator.resample={resample!r}: use one of {', '.join(RESAMPLE)}")
+        _choice(resample, RESAMPLE, "model.discriminator.resample")
+        _choice(architecture, ARCHITECTURES, "model.discriminator.architecture")
+        _choice(activation_gain, ACTIVATION_GAINS, "model.discriminator.activation_gain")
+        self.num_classes = num_classes
         levels = _levels(resolution)
         widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
         act = nn.LeakyReLU(0.2)
+
+        def conv(c_in: int, c_out: int, kernel: int, clamp: float | None = conv_clamp) -> list[nn.Module]:
+            if activation_gain == "output":
+                return [EqualizedConv2d(c_in, c_out, kernel, bias=False, gain=1), BiasAct(c_out, clamp=clamp)]
+            return [EqualizedConv2d(c_in, c_out, kernel), act if clamp is None else BiasAct(0, gain=1, clamp=clamp)]
+
         down = DownConv if resample == "fir" else PoolAfter
-        self.from_rgb = nn.Sequential(EqualizedConv2d(channels, widths[-1], 1), act)
+        self.from_rgb = nn.Sequential(*conv(channels, widths[-1], 1))
         self.blocks = nn.ModuleList()
-        self.skips = nn.ModuleList()
+        self.skips = nn.ModuleList() if architecture == "resnet" else None
         for i in range(levels, 0, -1):
-            self.blocks.append(nn.Sequential(EqualizedConv2d(widths[i], widths[i], 3), act,
-                                             *down(EqualizedConv2d(widths[i], widths[i - 1], 3), act)))
-            self.skips.append(nn.Sequential(Downsample() if resample == "fir" else nn.AvgPool2d(2),
-                                            EqualizedConv2d(widths[i], widths[i - 1], 1, bias=False, gain=1)))
-        self.out = nn.Sequential(MinibatchStdDev(mbstd_group_size), EqualizedConv2d(widths[0] + 1, widths[0], 3), act,
-                                 nn.Flatten(), EqualizedLinear(widths[0] * 16, widths[0]), act,
-                                 EqualizedLinear(widths[0], 1, gain=1))
+            self.blocks.append(nn.Sequential(*conv(widths[i], widths[i], 3), *down(*conv(widths[i], widths[i - 1], 3))))
+            if self.skips is not None:
+                self.skips.append(nn.Sequential(Downsample() if resample == "fir" else nn.AvgPool2d(2),
+                                                EqualizedConv2d(widths[i], widths[i - 1], 1, bias=False, gain=1)))
+        cmap_dim = (cmap_dim or widths[0]) if num_classes else 0
+        stddev = MinibatchStdDev(mbstd_group_size, num_channels=mbstd_num_channels) if mbstd_num_channels \
+            else nn.Identity()
+        self.out = nn.Sequential(stddev, *conv(widths[0] + mbstd_num_channels, widths[0], 3), nn.Flatten(),
+                                 *dense(widths[0] * 16, widths[0], activation_gain),
+                                 EqualizedLinear(widths[0], cmap_dim or 1, gain=1))
+        # the label's projection vector (Miyato & Koyama 2018): c mapped like StyleGAN2-ADA's, without z
+        self.mapping = MappingNetwork(0, cmap_dim, mapping_layers, mapping_lr_multiplier, w_avg_beta=None,
+                                      num_classes=num_classes, activation_gain=activation_gain) if num_classes else None
 
     def forward(self, images: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = self.from_rgb(images)
         if self.blocks[0][0].weight.is_contiguous(memory_format=torch.channels_last):  # fromRGB's 1x1 weight can't say
             x = x.contiguous(memory_format=torch.channels_last)
-        for block, skip in zip(self.blocks, self.skips):
-            x = (block(x) + skip(x)) * np.sqrt(0.5)
-        return self.out(x).flatten()  # [N]
+        for i, block in enumerate(self.blocks):
+            x = block(x) if self.skips is None else (block(x) + self.skips[i](x)) * np.sqrt(0.5)
+        x = self.out(x)  # [N, 1], or [N, cmap_dim] with classes
+        if self.mapping is not None:
+            if c is None:
+                raise ValueError(f"this discriminator is conditional: give c [N, {self.num_classes}]")
+            x = project(x, self.mapping(None, c))
+        return x.flatten()  # [N]
 
     def blocks_from_image(self) -> list[nn.Module]:
-        """Each resolution's residual block with its skip, fromRGB with the first; `out` is the head (contract)."""
-        blocks = [nn.ModuleList([block, skip]) for block, skip in zip(self.blocks, self.skips)]
+        """Each resolution's block (with its skip, resnet), fromRGB with the first; `out` and the label mapping are
+        the head (contract)."""
+        skips = self.skips if self.skips is not None else [None] * len(self.blocks)
+        blocks = [nn.ModuleList([b for b in (block, skip) if b is not None]) for block, skip in zip(self.blocks, skips)]
         return [nn.ModuleList([self.from_rgb, *blocks[0]]), *blocks[1:]] if blocks else []

@@ -68,19 +68,34 @@ def save(generator: nn.Module, config: dict, out: Path, samples: torch.Tensor) -
     return out
 
 
+def _provenance(imported: dict) -> list[str]:
+    """The model card's section on an imported generator: where its file came from, its sha256, its license."""
+    where = imported.get("url") or imported.get("file")
+    license_ = (f"{imported['license']} ({imported['license_url']}): the weights keep their original license"
+                if imported.get("license") else "the license its author gave it (check with them: networks trained "
+                "with stylegan2-ada-pytorch are often shared under the NVIDIA Source Code License-NC)")
+    return ["## Source", "", f"- imported from {imported.get('from')}'s network pickle `{imported.get('name')}` "
+            f"({where}), sha256 `{imported.get('sha256')}`; read by an allow-list, nothing in it was run",
+            f"- license: {license_}",
+            f"- dataset kwargs: {json.dumps(imported.get('training_set_kwargs'))}",
+            f"- classes: {json.dumps(imported.get('class_names'))}", ""]
+
+
 def model_card(config: dict) -> str:
     metrics = config.get("metrics")
+    imported = config.get("imported")
     lines = [
         "---", "library_name: gan_zoo", "tags: [gan, image-generation, " + config["class"].split(".")[-2] + "]", "---",
         f"# {config['class'].split('.')[-2].upper()} generator ({config['generator']} weights)", "",
-        f"A {config['resolution']}x{config['resolution']}, {config['channels']}-channel image generator trained with "
-        f"gan_zoo {config['gan_zoo_version']}; `{config['class']}` with latent size "
-        f"{config['latent_dim']}" + (" and a w space" if config["w_space"] else "") + ".", "",
+        f"A {config['resolution']}x{config['resolution']}, {config['channels']}-channel image generator "
+        f"{'imported into' if imported else 'trained with'} gan_zoo {config['gan_zoo_version']}; `{config['class']}` "
+        f"with latent size {config['latent_dim']}" + (" and a w space" if config["w_space"] else "") + ".", "",
         "![samples](samples.png)", "",
-        "## Training", "",
-        f"- data: {json.dumps(config.get('data'))}",
-        f"- budget: {config.get('kimg', '?')} kimg ({config.get('epochs', '?')} epochs)",
-        f"- source: `{config['source']}`", "",
+        *(_provenance(imported) if imported else [
+            "## Training", "",
+            f"- data: {json.dumps(config.get('data'))}",
+            f"- budget: {config.get('kimg', '?')} kimg ({config.get('epochs', '?')} epochs)",
+            f"- source: `{config['source']}`", ""]),
         "## Metrics", "",
     ]
     if metrics:
