@@ -85,7 +85,8 @@ RULES = {
                                 "a fraction in (0, 1], e.g. 0.05 (null = no ramp-up)"),
     "model.generator.mixing_prob": (lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]"),
     "model.discriminator.mbstd_group_size": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = off)"),
-    "name": (lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v, "a non-empty folder name without '/'"),
+    "name": (lambda v: isinstance(v, str) and v.strip() not in ("", ".", "..") and not set(v) & set("/\\\0"),
+             "a plain folder name: not empty, '.' or '..', without '/', '\\' or NUL (e.g. name=dcgan_faces)"),
 }
 
 # How to give a required value that has no default.

@@ -9,20 +9,21 @@ config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metric
 the copying check writes <ckpt>.memorization.json and a grid, <ckpt>.memorization.png.
 """
 import json
+import os
 import sys
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 from gan_zoo import api
 from gan_zoo.commands import cli
 from gan_zoo.commands.config_checks import check_required
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
-from gan_zoo.files import write_text
+from gan_zoo.files import save_png, write_text
 from gan_zoo.metrics.memorization import copying_statistics
 from gan_zoo.runs.checkpoints import epochs_of, kimg_of
 
@@ -32,6 +33,7 @@ def evaluate(cfg: DictConfig) -> dict:
     _check(cfg)
     device = cli.pick_device(cfg.device)
     loaded = api.load_generator(ckpt=cfg.ckpt, device=device, which=cfg.generator) if cfg.ckpt else None
+    _check_outputs(cfg, loaded)  # before any work
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
         if "evaluate" not in cfg.metrics:
             raise UserError("metrics=none evaluates nothing: choose metrics=classifier or metrics=inception")
@@ -72,6 +74,26 @@ def _check(cfg: DictConfig) -> None:
                         "to use that run's")
 
 
+def outputs(cfg: DictConfig) -> tuple[Path, list[Path]]:
+    """Where the command writes: the result (out=, or <ckpt | images folder>.metrics.json) and the copying check's
+    files (with memorization=true)."""
+    source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt).expanduser()
+    result = Path(cfg.out).expanduser() if cfg.out else Path(str(source) + ".metrics.json")
+    base = str(Path(cfg.ckpt).expanduser()) if cfg.ckpt else ""
+    return result, [Path(base + ".memorization.json"), Path(base + ".memorization.png")] if cfg.memorization else []
+
+
+def _check_outputs(cfg: DictConfig, loaded) -> None:
+    """An earlier result is replaced only with overwrite=true; out= is not written into another run's folder."""
+    result, copying = outputs(cfg)
+    if cfg.out:
+        cli.check_output(result, cfg.overwrite, own=api.run_folders(loaded) if loaded is not None else ())
+    for path in [result, *copying]:
+        if os.path.lexists(path) and not cfg.overwrite:
+            raise UserError(f"'{path}' already exists (an earlier evaluation): add overwrite=true to replace it"
+                            + ("" if path in copying else ", or choose another out="))
+
+
 def folder_features(folder: str, evaluator, datamodule, device) -> tuple:
     """(features, logits, what was scored) of the images in `folder`, read as the training data is (resized and
     center-cropped to its resolution, its channels), then quantized like generated images: `num_fake` of them,
@@ -97,20 +119,19 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
     numbers = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "space": extractor.name, **numbers}
     order = dist[:, 0].argsort()[: cfg.memorization_rows]  # the generated images nearest to a training image
     rows = [torch.stack([generated[i], *(datamodule.dataset[int(j)][0] for j in idx[i])]) for i in order]
-    base = str(Path(cfg.ckpt).expanduser())
-    save_image(make_grid(torch.cat(rows), nrow=1 + idx.shape[1], normalize=True, value_range=(-1, 1)),
-               base + ".memorization.png")
-    write_text(base + ".memorization.json", json.dumps(numbers, indent=2) + "\n", "copying check")
+    numbers_path, grid_path = outputs(cfg)[1]
+    save_png(make_grid(torch.cat(rows), nrow=1 + idx.shape[1], normalize=True, value_range=(-1, 1)), grid_path,
+             "copying check grid")
+    write_text(numbers_path, json.dumps(numbers, indent=2) + "\n", "copying check")
     print(json.dumps(numbers, indent=2))
-    print(f"copying check written to {base}.memorization.json and .png (rows: a generated image, then its 3 "
+    print(f"copying check written to {numbers_path} and {grid_path.name} (rows: a generated image, then its 3 "
           "nearest training images)", file=sys.stderr)
     return numbers
 
 
 def _run(cfg: DictConfig) -> dict:
     result = evaluate(cfg)
-    source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt).expanduser()
-    out = Path(cfg.out) if cfg.out else Path(str(source) + ".metrics.json")
+    out = outputs(cfg)[0]
     write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")
     print(json.dumps(result, indent=2))
     print(f"written to {out}", file=sys.stderr)

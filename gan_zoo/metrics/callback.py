@@ -8,6 +8,7 @@ import lightning as L
 import torch
 
 from gan_zoo.errors import UserError
+from gan_zoo.files import append_text, refuse_link
 from gan_zoo.metrics.evaluator import Evaluator
 
 
@@ -70,6 +71,7 @@ class MetricsCallback(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
+            refuse_link(self.run_dir / "metrics.jsonl", "metrics file")  # now, not after the first epoch's training
             data = trainer.datamodule
             self.real = self.evaluator.real_features(data.dataset, data.identity(), pl_module.device)
         trainer.strategy.barrier()
@@ -85,9 +87,7 @@ class MetricsCallback(L.Callback):
                       "metrics": results["ema"], **({"metrics_raw": results["raw"]} if "raw" in results else {}),
                       "protocol": self.evaluator.protocol(len(self.real)),
                       "train_seconds": round(self._seconds_so_far(), 1), "peak_memory_gib": round(self._peak_memory(), 3)}
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_text(self.run_dir / "metrics.jsonl", json.dumps(record) + "\n", "metrics file")
         results = trainer.strategy.broadcast(results, src=0)
         name = self.evaluator.extractor.name
         for which, values in results.items():
