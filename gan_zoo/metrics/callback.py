@@ -41,6 +41,7 @@ class MetricsCallback(L.Callback):
                             "generator is always scored: the best checkpoint and the progress bar follow it)")
         self.generators, self.evaluator, self.every_n_epochs = list(generators), evaluator, every_n_epochs
         self.run_dir, self.real = Path(run_dir), None
+        refuse_link(self.run_dir / "metrics.jsonl", "metrics file")  # now, not after the first epoch's training
         self.train_seconds = 0.0  # before this process's start: the earlier sessions of a resumed run
         self.peak_memory_gib = 0.0
 
@@ -71,7 +72,6 @@ class MetricsCallback(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            refuse_link(self.run_dir / "metrics.jsonl", "metrics file")  # now, not after the first epoch's training
             data = trainer.datamodule
             self.real = self.evaluator.real_features(data.dataset, data.identity(), pl_module.device)
         trainer.strategy.barrier()

@@ -138,7 +138,8 @@ class Evaluator:
             if record["key"] != key:
                 raise ValueError("it was made for another protocol or data")
             if features.dim() != 2 or len(features) != len(order) or features.shape[1] != (dim or features.shape[1]):
-                raise ValueError(f"its features have the shape {tuple(features.shape)}, not ({len(order)}, {dim or 'D'})")
+                raise ValueError(f"its features have the shape {tuple(features.shape)}, not "
+                                 f"({len(order)}, {dim or 'D'})")
             if record["sha256"] != _digest(features):
                 raise ValueError("its digest does not match its features")
             if not torch.isfinite(features).all():

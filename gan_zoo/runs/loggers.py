@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import yaml
-
 from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
@@ -73,8 +72,9 @@ class _AppendingWriter(ExperimentWriter):
         new_keys = self._record_new_keys()
         rows = io.StringIO()
         writer = csv.DictWriter(rows, fieldnames=self.metrics_keys)
-        if new_keys or not os.path.lexists(self.metrics_file_path):  # a new header: the file rewritten whole
-            previous = list(csv.DictReader(io.StringIO(self._read()))) if os.path.lexists(self.metrics_file_path) else []
+        exists = os.path.lexists(self.metrics_file_path)
+        if new_keys or not exists:  # a new header: the file rewritten whole
+            previous = list(csv.DictReader(io.StringIO(self._read()))) if exists else []
             writer.writeheader()
             writer.writerows(previous)
             writer.writerows(self.metrics)
