@@ -72,6 +72,7 @@ def test_a_failed_start_leaves_every_user_file_in_place(tmp_path, run_dir):
 
 
 @pytest.mark.parametrize("args, words", [
+    (["data.batch_size=0"], ["data.batch_size=0"]),  # the default folder, experiments/<name>/<date_time>
     (["-m", "seed="], ["seed=''"]),  # a refused sweep leaves no multirun.yaml
     (["name=a/b"], ["name='a/b'"]),  # nor the folders a name with a separator made
     (["name=."], ["name='.'"]),
@@ -257,7 +258,7 @@ def _resume(work: Path, *args: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("run_dir", ["mylogs", "."])
+@pytest.mark.parametrize("run_dir", ["mylogs", ".", None])  # None: the default launch folder, a new one
 def test_a_resume_keeps_the_users_files_and_writes_through_no_planted_link(trained, tmp_path, run_dir):
     work, run, _ = _copy(trained, tmp_path)
     _user_files(work, work / "mylogs")
@@ -267,8 +268,9 @@ def test_a_resume_keeps_the_users_files_and_writes_through_no_planted_link(train
              run / "plots" / ".metrics.png.tmp.png", run / "plots" / ".losses.png.tmp.png", run / "hparams.yaml"]
     for i, link in enumerate(links):
         _plant(link, tmp_path / "elsewhere" / f"target{i}")
-    result = _resume(work, f"hydra.run.dir={run_dir}")
+    result = _resume(work, *([f"hydra.run.dir={run_dir}"] if run_dir else []))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert list((work / "experiments" / "dcgan_embedded").iterdir()) == [run]  # the launch folder is gone
     assert [(tmp_path / "elsewhere" / f"target{i}").read_text() for i in range(len(links))] == [PRECIOUS] * len(links)
     assert (run / "samples" / "epoch_0001.png").is_file() and not (run / "samples" / "epoch_0001.png").is_symlink()
     assert "seed: 0" in (run / "hparams.yaml").read_text()

@@ -12,10 +12,13 @@ the task itself) has no record, and nothing is removed.
 """
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from omegaconf import OmegaConf
 
 HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")  # what Hydra writes into hydra.output_subdir
 SWEEP_FILES = ("multirun.yaml",)  # what Hydra's sweeper writes into the sweep's folder
@@ -80,10 +83,10 @@ class LaunchRecord(Callback):
         self.sweep: Before | None = None
 
     def on_run_start(self, config, **kwargs) -> None:
-        self.run = snapshot(config.hydra.run.dir)
+        self.run = _record(config, "hydra.run.dir")
 
     def on_multirun_start(self, config, **kwargs) -> None:
-        self.sweep = snapshot(config.hydra.sweep.dir, inner=True)
+        self.sweep = _record(config, "hydra.sweep.dir", inner=True)
 
     def on_job_start(self, config, **kwargs) -> None:
         global _launch
@@ -100,6 +103,31 @@ class LaunchRecord(Callback):
                      if isinstance(h, logging.FileHandler) and Path(h.baseFilename).parent == folder)
         _launch = Launch(before, subdir if subdir and subdir not in before.entries else None,
                          tuple(name for name in logs if name not in before.entries), sweep)
+
+
+def _record(config, key: str, inner: bool = False) -> Before | None:
+    """The snapshot of the folder `key` names; None where it cannot be resolved yet (then Hydra fails on it too,
+    and nothing is removed)."""
+    try:
+        with _hydra_config(config):
+            return snapshot(OmegaConf.select(config, key, throw_on_missing=True), inner)
+    except Exception:
+        return None
+
+
+@contextmanager
+def _hydra_config(config):
+    """HydraConfig set to `config` while the folder is resolved (`${name}` reads `${hydra:runtime.choices...}`;
+    Hydra sets it only later, in run_job), as before afterwards. The folder's `${now:...}` is cached in `config`:
+    Hydra's own resolution then gives the same folder."""
+    instance = HydraConfig.instance()
+    previous = instance.cfg
+    instance.cfg = OmegaConf.masked_copy(config, "hydra")  # as HydraConfig.set_config, without making it read-only
+    instance.cfg.hydra._set_parent(config)
+    try:
+        yield
+    finally:
+        instance.cfg = previous
 
 
 def discard_launch(output_dir) -> bool:
