@@ -231,6 +231,18 @@ def test_the_csv_logger_writes_through_no_link_of_a_resumed_run(tmp_path):
     assert (tmp_path / "target").read_text() == PRECIOUS
 
 
+def test_the_tensorboard_logger_writes_its_hparams_through_no_link(tmp_path):
+    pytest.importorskip("tensorboard")
+    from gan_zoo.runs.loggers import TensorBoardLogger
+
+    _plant(tmp_path / "hparams.yaml", tmp_path / "elsewhere" / "target")
+    logger = TensorBoardLogger(str(tmp_path), name="", version="", default_hp_metric=False)
+    logger.log_hyperparams({"seed": 0})
+    logger.save()
+    assert (tmp_path / "elsewhere" / "target").read_text() == PRECIOUS
+    assert (tmp_path / "hparams.yaml").read_text() == "seed: 0\n"
+
+
 # --- a trained run: resume, project, eval, compare -----------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
+from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
@@ -86,11 +87,15 @@ class _AppendingWriter(ExperimentWriter):
 
     def log_hparams(self, params: dict) -> None:
         self.hparams.update(params)
-        try:
-            text = OmegaConf.to_yaml(OmegaConf.create(self.hparams))
-        except (UnsupportedValueType, ValidationError):  # a value OmegaConf cannot hold: as Lightning's YAML does
-            text = yaml.safe_dump(self.hparams)
-        write_text(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE), text, "hyperparameter file")
+        write_text(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE), _yaml(self.hparams), "hyperparameter file")
+
+
+def _yaml(hparams: dict) -> str:
+    """hparams.yaml's text, as Lightning writes it."""
+    try:
+        return OmegaConf.to_yaml(OmegaConf.create(dict(hparams)))
+    except (UnsupportedValueType, ValidationError):  # a value OmegaConf cannot hold: as Lightning's YAML does
+        return yaml.safe_dump(dict(hparams))
 
 
 class CSVLogger(LightningCSVLogger):
@@ -107,3 +112,14 @@ class CSVLogger(LightningCSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+class TensorBoardLogger(LightningTensorBoardLogger):
+    """Lightning's TensorBoardLogger, whose hparams.yaml is written as every file of gan_zoo is (never through a link
+    planted in a resumed run's folder): Lightning then finds it there and writes none of its own."""
+
+    def save(self) -> None:
+        path = os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)
+        if os.path.isdir(self.log_dir) and (os.path.islink(path) or not os.path.exists(path)):
+            write_text(path, _yaml(self.hparams), "hyperparameter file")
+        super().save()
