@@ -1,10 +1,10 @@
 """torch.hub entry points: a gan_zoo generator from a gan_zoo checkpoint, or pytorch_GAN_zoo's published PGANs.
 
     import torch
-    G = torch.hub.load("<owner>/gan_zoo", "pggan", model_name="celebAHQ-512")      # pytorch_GAN_zoo's weights
-    G = torch.hub.load("<owner>/gan_zoo", "pggan", checkpoint="last.ckpt")         # your gan_zoo PGGAN run
+    G = torch.hub.load("<you>/gan_zoo", "pggan", model_name="celebAHQ-512")      # pytorch_GAN_zoo's weights
+    G = torch.hub.load("<you>/gan_zoo", "pggan", checkpoint="last.ckpt")         # your gan_zoo PGGAN run
     G = torch.hub.load("/path/to/gan_zoo", "generator", source="local", checkpoint="last.ckpt")  # any model
-    G = torch.hub.load("<owner>/gan_zoo", "generator", shared="my_generator")   # a gan-zoo-export folder
+    G = torch.hub.load("<you>/gan_zoo", "generator", shared="my_generator")   # a gan-zoo-export folder
     images = G(torch.randn(8, G.latent_dim))                                         # [8, C, H, W] in [-1, 1]
 
 Each returns the generator in eval mode (a gan_zoo checkpoint's EMA generator); files are read with

@@ -15,10 +15,10 @@ import warnings
 
 import torch
 
-from gan_zoo import api
 from gan_zoo.data.embedded import EmbeddedFashionMNIST
 from gan_zoo.metrics.evaluator import Evaluator
 from gan_zoo.metrics.extractors import FashionClassifierExtractor
+from gan_zoo.metrics.features import extract_features
 from gan_zoo.metrics.memorization import copying_statistics
 from gan_zoo.metrics.prdc import prdc
 
@@ -48,9 +48,9 @@ def main():
         extraction = None
     else:
         images = EmbeddedFashionMNIST(resolution=32, channels=1).tensors[0]
-        extraction = median_seconds(lambda: api.extract_features(extractor, images[: 2 * args.num]), args.repeats)
-        train = api.extract_features(extractor, images[: args.train])
-        real, fake = train[: args.num], api.extract_features(extractor, images.flip(0)[: args.num])
+        extraction = median_seconds(lambda: extract_features(extractor, images[: 2 * args.num]), args.repeats)
+        train = extract_features(extractor, images[: args.train])
+        real, fake = train[: args.num], extract_features(extractor, images.flip(0)[: args.num])
     evaluator = Evaluator(extractor, num_real=args.num, num_fake=args.num, prdc_k=0, cache_dir=None)
     fid_kid = median_seconds(lambda: evaluator.compute(real, fake, None), args.repeats)
     prdc_time = median_seconds(lambda: prdc(real, fake, 5), args.repeats)

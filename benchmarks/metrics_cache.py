@@ -35,7 +35,7 @@ def main():
                            kid_subset_size=min(1000, args.num), cache_dir=cache)
             start = time.perf_counter()
             real = ev.real_features(dataset, {"name": "embedded"})
-            ev.compute(real, *ev.fake_features(generator, generator.latent_dim, "cpu"))
+            ev.compute(real, *ev.fake_features(generator, "cpu"))
             times.append(time.perf_counter() - start)
             print(f"| {label} | {'extracted' if len(times) == 1 else 'from cache'} | {times[-1]:.2f} |", flush=True)
     print(f"time saved per evaluation: {times[0] - times[1]:.2f} s ({times[0] / times[1]:.2f}x faster)")

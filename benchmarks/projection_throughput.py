@@ -30,7 +30,7 @@ def build(preset: str, device: str) -> torch.nn.Module:
     generator = instantiate(cfg.model.generator, resolution=cfg.data.resolution, channels=cfg.data.channels)
     if hasattr(generator, "mapping"):  # a tracked average w, as after training
         with torch.no_grad():
-            generator.mapping.w_avg.copy_(generator.mapping(torch.randn(1000, generator.latent_dim)).mean(0))
+            generator.w_avg.copy_(generator.mapping(torch.randn(1000, generator.latent_dim)).mean(0))
     return generator.eval().to(device)
 
 

@@ -69,9 +69,9 @@ class DiffAugment(nn.Module):
             augmented = op(x)
             if p >= 1:
                 x = augmented
-            else:  # per image: augmented with probability p
-                keep = (torch.rand(len(x), 1, 1, 1, device=x.device) < p).to(x.dtype)
-                x = torch.lerp(x, augmented, keep)
+            else:  # per image: augmented with probability p (in the op's dtype: under autocast, grid_sample's is fp32)
+                keep = (torch.rand(len(x), 1, 1, 1, device=x.device) < p).to(augmented.dtype)
+                x = torch.lerp(x.to(augmented.dtype), augmented, keep)
         return x
 
     @torch.no_grad()

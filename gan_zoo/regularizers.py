@@ -6,8 +6,9 @@ expected strength is unchanged) and `needs_real_grad` (the step must make the re
 grad before the D forward, so the penalty can reuse that forward), and `second_order` (its gradient goes through
 a gradient, which `torch.compile` cannot do: the step runs eagerly when it is due).
 
-`__call__(discriminator, real, fake, real_logits)` returns the unweighted penalty (a scalar).
-Shapes: real, fake [N, C, H, W]; real_logits [N] or [N, 1].
+`__call__(discriminator, real, fake, real_logits, c)` returns the unweighted penalty (a scalar).
+Shapes: real, fake [N, C, H, W]; real_logits [N] or [N, 1]; c the batch's labels [N, num_classes] (None when
+unconditional: gan_zoo.contract).
 """
 import math
 
@@ -37,7 +38,7 @@ class R1:
     ):
         self.weight, self.interval = gamma / 2, interval
 
-    def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
+    def __call__(self, discriminator, real, fake, real_logits, c=None) -> torch.Tensor:
         return _grad_norm_sq(real_logits, real).mean()
 
 
@@ -56,11 +57,11 @@ class GradientPenalty:
     ):
         self.weight, self.target, self.interval = weight, target, interval
 
-    def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
+    def __call__(self, discriminator, real, fake, real_logits, c=None) -> torch.Tensor:
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
         # fake is bf16 under bf16-mixed autocast, real is fp32: mix in the reals' precision
         mixed = torch.lerp(fake.detach().to(real.dtype), real.detach(), eps).requires_grad_(True)  # [N, C, H, W]
-        norm = _grad_norm_sq(discriminator(mixed), mixed).add(1e-12).sqrt()
+        norm = _grad_norm_sq(discriminator(mixed) if c is None else discriminator(mixed, c), mixed).add(1e-12).sqrt()
         return (norm - self.target).square().mean()
 
 
@@ -74,15 +75,16 @@ class Drift:
     def __init__(self, weight: float = 0.001, interval: int = 1):  # weight: epsilon_drift
         self.weight, self.interval = weight, interval
 
-    def __call__(self, discriminator, real, fake, real_logits) -> torch.Tensor:
+    def __call__(self, discriminator, real, fake, real_logits, c=None) -> torch.Tensor:
         return real_logits.float().square().mean()
 
 
 class PathLength(nn.Module):
     """Path length regularization of G (StyleGAN2 Sec. 3.2, eq. 4):
     E_{w, y}[ (||J_w^T y||_2 - a)^2 ], y ~ N(0, I) / sqrt(H W) in image space, a a running mean of the
-    lengths (decay `decay`). Needs a generator with `forward(z, return_ws=True) -> (images, ws)`.
-    A generator regularizer: `__call__(generator, batch_size, latents)` with latents(n) -> z [n, latent_dim].
+    lengths (decay `decay`). Needs a generator with `forward(z, c, return_ws=True) -> (images, ws)`.
+    A generator regularizer: `__call__(generator, batch_size, latents, c)` with latents(n) -> z [n, latent_dim] and c
+    the batch's labels (None when unconditional).
     """
 
     second_order = True
@@ -98,8 +100,9 @@ class PathLength(nn.Module):
         self.weight, self.interval, self.decay, self.batch_shrink = weight, interval, decay, batch_shrink
         self.register_buffer("mean", torch.zeros(()))  # a, saved in checkpoints
 
-    def forward(self, generator, batch_size: int, latents) -> torch.Tensor:
-        images, ws = generator(latents(max(batch_size // self.batch_shrink, 1)), return_ws=True)
+    def forward(self, generator, batch_size: int, latents, c=None) -> torch.Tensor:
+        n = max(batch_size // self.batch_shrink, 1)
+        images, ws = generator(latents(n), return_ws=True) if c is None else generator(latents(n), c[:n], return_ws=True)
         y = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
         (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)  # J_w^T y, [N, num_ws, w_dim]
         lengths = grad.square().sum(2).mean(1).sqrt()  # [N]

@@ -37,6 +37,14 @@ class ProgressiveGrowing:
         last = level_and_alpha(self.progress(images_seen + epoch_images, max_level))[0]
         return min(self.batch_sizes.get(4 * 2**level, default) for level in range(first, last + 1))
 
+    def on_fit_start(self, module, trainer) -> None:
+        """With batch sizes per resolution, the data module asks for each epoch's batch size (a new loader per epoch)."""
+        if self.batch_sizes:
+            data = trainer.datamodule
+            data.batch_size_fn = lambda: self.batch_size(int(module.images_seen), len(data.dataset),
+                                                         module.generator.max_level, data.batch_size)
+            trainer.reload_dataloaders_every_n_epochs = 1
+
     def progress(self, images_seen: int, max_level: int) -> float:
         t = images_seen - self.images_per_stable
         level = self.start_level

@@ -19,7 +19,7 @@ ALLOWED = {
     "metrics": set(),
     "pretrained": {"networks"},
     "runs": {"metrics"},
-    "latent": {"metrics", "networks"},
+    "latent": {"metrics", "networks", "data"},
     "api": {"runs", "latent", "metrics", "networks", "data", "pretrained"},
     "commands": {"api", "runs", "latent", "metrics", "networks", "data", "pretrained"},
 }
@@ -103,19 +103,38 @@ def test_the_top_level_is_small_and_every_folder_says_what_lives_there():
 
 
 def test_every_command_is_made_the_same_way():
-    """One command pattern: each console command is `cli.command(<its config>, <its body>)`; only cli.py holds a
-    @hydra.main."""
+    """One command pattern: each console command is `cli.command(<its config>, <its body>)`, reached through the
+    light entry module (gan_zoo.commands.entry, which imports it only when there is work to do); only cli.py holds
+    a @hydra.main."""
+    from gan_zoo.commands import entry
+
     for path in (PACKAGE / "commands").glob("*.py"):
         source = path.read_text()
         if path.name != "cli.py":
             assert "hydra.main" not in source, f"{path.name}: use cli.command"
-    scripts = [line.split("=")[1].strip().strip('"') for line in (PACKAGE.parent / "pyproject.toml").read_text().splitlines()
-               if line.startswith("gan-zoo-")]
-    for target in scripts:
-        module, name = target.split(":")
-        source = (PACKAGE.parent / (module.replace(".", "/") + ".py")).read_text()
-        made = f"{name} = cli.command(" in source or "_command = cli.command(" in source  # compare: positional folders
-        assert made, f"{target} is not made by cli.command"
+    scripts = dict(line.replace('"', "").split(" = ") for line in (PACKAGE.parent / "pyproject.toml").read_text().splitlines()
+                   if line.startswith("gan-zoo-"))
+    assert sorted(scripts) == sorted(f"gan-zoo-{name}" for name in entry.COMMANDS)
+    for script, target in scripts.items():
+        assert target == f"gan_zoo.commands.entry:{script.removeprefix('gan-zoo-')}", target
+        module, config_name = entry.COMMANDS[script.removeprefix("gan-zoo-")]
+        source = (PACKAGE / "commands" / f"{module}.py").read_text()
+        made = (f'main = cli.command("{config_name}", ' in source  # compare: main turns folders into runs=[...]
+                or f'_command = cli.command("{config_name}", ' in source and "\ndef main(" in source)
+        assert made, f"{module}.main is not made by cli.command"
+
+
+def test_help_imports_neither_torch_nor_lightning():
+    import subprocess
+    import sys
+
+    for name in ("train", "eval", "generate"):
+        code = (f"import sys; sys.argv = ['gan-zoo-{name}', '--help']\nfrom gan_zoo.commands import entry\n"
+                f"try:\n    entry.{name}()\nfinally:\n"
+                "    print('HEAVY', sorted(m for m in ('torch', 'lightning') if m in sys.modules))")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and f"gan-zoo-{name}:" in result.stdout, result.stderr[-2000:]
+        assert "HEAVY []" in result.stdout, result.stdout[-500:]
 
 
 # tests/data/dcgan_before_the_move.ckpt: written by gan-zoo-train before the package moved into folders, with
@@ -144,4 +163,4 @@ def test_a_checkpoint_written_before_the_move_still_resumes_and_generates(tmp_pa
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     output = resumed.stdout + resumed.stderr
     assert "ckpt_path= is now ckpt=" in output and "run finished: 2 epochs" in output
-    assert "continue: gan-zoo-train" in output and "ckpt=last" in output
+    assert "continue: gan-zoo-train" in output and f"ckpt={ckpt}" in output

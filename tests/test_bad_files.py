@@ -125,7 +125,7 @@ def test_a_decompression_bomb_is_skipped_and_counted_in_train_and_project(world,
     folder = tmp_path / "imgs"
     shutil.copytree(world["images"], folder)
     _bomb(folder / "bomb.png")
-    from gan_zoo.api import read_images
+    from gan_zoo.data.image_folder import read_images
 
     images, files = read_images(str(folder), 16, 1)
     assert len(images) == 4 and "bomb.png" not in {f.name for f in files}

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gan_zoo import api
 from gan_zoo.commands.evaluate import main
-from gan_zoo.metrics.evaluator import quantize
+from gan_zoo.metrics.features import quantize
 from tests.helpers import REPO
 
 

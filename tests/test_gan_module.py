@@ -42,17 +42,17 @@ def test_d_step_leaves_g_unchanged_and_g_step_leaves_d_unchanged(tmp_path, loss)
     checked = {"d": 0, "g": 0}
     d_step, g_step = module.d_step, module.g_step
 
-    def checked_d_step(real, opt):
+    def checked_d_step(real, opt, c=None):
         g_before, d_before = _params(module.generator), _params(module.discriminator)
-        logs = d_step(real, opt)
+        logs = d_step(real, opt, c)
         assert _same(g_before, _params(module.generator)), "the D step changed G"
         assert not _same(d_before, _params(module.discriminator)), "the D step did not change D"
         checked["d"] += 1
         return logs
 
-    def checked_g_step(n, opt):
+    def checked_g_step(n, opt, c=None):
         g_before, d_before = _params(module.generator), _params(module.discriminator)
-        logs = g_step(n, opt)
+        logs = g_step(n, opt, c)
         assert _same(d_before, _params(module.discriminator)), "the G step changed D"
         assert not _same(g_before, _params(module.generator)), "the G step did not change G"
         checked["g"] += 1
@@ -69,7 +69,7 @@ def test_n_critic_runs_g_every_n_d_steps(tmp_path):
     module, dm, trainer = _build(tmp_path, ["model.module.n_critic=2"])
     calls = []
     g_step = module.g_step
-    module.g_step = lambda n, opt: calls.append(n) or g_step(n, opt)
+    module.g_step = lambda n, opt, c=None: calls.append(n) or g_step(n, opt, c)
     trainer.fit(module, datamodule=dm)
     assert len(calls) == 1 and int(module.d_steps) == 2
 

@@ -32,7 +32,7 @@ def test_multirun_with_ddp_runs_every_job_in_its_own_folder_with_both_processes(
     result = run_cli(["-m", *DDP, f"paths.cache={tmp_path}/cache", "seed=0,1"], cwd=tmp_path, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     _, jobs = _jobs(tmp_path)
-    assert [j.name for j in jobs] == ["0_seed=0", "1_seed=1"]
+    assert [j.name for j in jobs] == ["0_seed-0", "1_seed-1"]
     samples = []
     for job in jobs:
         assert _images_seen(tmp_path, job) == 3 * 16 * 2  # 3 batches of 16 on each of the 2 processes
@@ -50,7 +50,7 @@ def test_launchers_of_the_cluster_extra_run_a_sweep(tmp_path, launcher):
     result = run_cli(["-m", *launcher, *TINY, "seed=0,1"], cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     _, jobs = _jobs(tmp_path)
-    assert [j.name for j in jobs] == ["0_seed=0", "1_seed=1"]  # swept values name the folders in job processes too
+    assert [j.name for j in jobs] == ["0_seed-0", "1_seed-1"]  # swept values name the folders in job processes too
     for job in jobs:
         assert _images_seen(tmp_path, job) == 3 * 16
         assert (job / "metrics.csv").is_file()

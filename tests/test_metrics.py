@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from gan_zoo.errors import UserError
-from gan_zoo.metrics.evaluator import Evaluator, quantize
+from gan_zoo.metrics.evaluator import Evaluator
 from gan_zoo.metrics.extractors import FashionClassifierExtractor, InceptionExtractor
+from gan_zoo.metrics.features import quantize
 from tests.helpers import SHARED_DATA
 
 INCEPTION_FILE = SHARED_DATA / "inception-2015-12-05-fid-only.pth"
@@ -27,6 +28,13 @@ class CountingExtractor(nn.Module):
         self.images_seen += len(images)
         x = images.float().flatten(1) / 255.0
         return x @ self.proj, x[:, :10] * 20
+
+
+def _toy_generator() -> nn.Module:
+    """z [N, 4] -> [N, 3, 8, 8]: the generator contract's latent_dim on a plain Sequential."""
+    g = nn.Sequential(nn.Linear(4, 3 * 8 * 8), nn.Tanh(), nn.Unflatten(1, (3, 8, 8)))
+    g.latent_dim = 4
+    return g
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -87,13 +95,13 @@ def test_kid_is_about_zero_for_the_same_distribution_and_larger_otherwise(tmp_pa
 
 
 def test_results_do_not_depend_on_the_evaluation_batch_size(tmp_path):
-    g = nn.Sequential(nn.Linear(4, 3 * 8 * 8), nn.Tanh(), nn.Unflatten(1, (3, 8, 8)))
+    g = _toy_generator()
     dataset = ListDataset(_images(300))
     results = []
     for batch_size in (7, 50, 300):
         ev = _evaluator(tmp_path, batch_size=batch_size, cache_dir=None)
         real = ev.real_features(dataset, {"name": "toy"})
-        results.append(ev.compute(real, *ev.fake_features(g, 4, "cpu")))
+        results.append(ev.compute(real, *ev.fake_features(g, "cpu")))
     for other in results[1:]:
         for key in results[0]:
             assert other[key] == pytest.approx(results[0][key], rel=1e-6, abs=1e-9), key
@@ -162,6 +170,7 @@ def test_inception_weights_file_that_does_not_exist():
 @pytest.mark.skipif(not INCEPTION_FILE.is_file(), reason=f"needs the shared Inception weights at {INCEPTION_FILE}")
 def test_inception_fid_with_the_shared_weights_file(tmp_path):
     from gan_zoo.data.embedded import EmbeddedFashionMNIST
+    from gan_zoo.metrics.features import extract_features
 
     extractor = InceptionExtractor(weights_path=str(INCEPTION_FILE))
     assert not extractor.has_logits  # this file has no classifier layer: no IS
@@ -170,7 +179,7 @@ def test_inception_fid_with_the_shared_weights_file(tmp_path):
     real = ev.real_features(dataset, {"name": "embedded"})
     assert real.shape == (24, 2048)
     other = ev.real_features(torch.utils.data.Subset(dataset, range(2500, 5000)), {"name": "other half"})
-    noise = ev._extract(torch.rand(24, 1, 32, 32) * 2 - 1, "cpu")[0]
+    noise = extract_features(extractor.eval(), torch.rand(24, 1, 32, 32) * 2 - 1, batch_size=12)
     same = ev.compute(real, real, None)
     near, far = ev.compute(real, other, None), ev.compute(real, noise, None)
     assert abs(same["fid"]) < 1e-2 and "is" not in same
@@ -222,9 +231,9 @@ def test_gan_zoo_eval_on_a_missing_checkpoint_is_one_clear_line(tmp_path):
 
 
 def test_fake_images_split_over_processes_are_the_single_process_set(tmp_path):
-    g = nn.Sequential(nn.Linear(4, 3 * 8 * 8), nn.Tanh(), nn.Unflatten(1, (3, 8, 8)))
+    g = _toy_generator()
     ev = _evaluator(tmp_path, num_fake=101, batch_size=16)
-    single, _ = ev.fake_features(g, 4, "cpu")
-    shares = [ev.fake_features(g, 4, "cpu", rank=r, world_size=2)[0] for r in range(2)]
+    single, _ = ev.fake_features(g, "cpu")
+    shares = [ev.fake_features(g, "cpu", rank=r, world_size=2)[0] for r in range(2)]
     assert shares[0].shape == shares[1].shape == (51, 16)  # equal shares for all_gather
     torch.testing.assert_close(torch.cat(shares)[:101], single)

@@ -10,8 +10,10 @@ from gan_zoo import api
 from gan_zoo.commands.train import train
 from gan_zoo.data.datamodule import GANDataModule
 from gan_zoo.data.embedded import EmbeddedFashionMNIST
+from gan_zoo.data.image_folder import read_images
 from gan_zoo.errors import UserError
 from gan_zoo.metrics.extractors import FashionClassifierExtractor
+from gan_zoo.metrics.features import extract_features
 from gan_zoo.metrics.memorization import copying_statistics, mann_whitney_z
 from gan_zoo.metrics.neighbours import nearest
 from gan_zoo.metrics.prdc import prdc
@@ -71,11 +73,11 @@ class ReturnsImages(nn.Module):
 def embedded_with_holdout():
     dm = GANDataModule(EmbeddedFashionMNIST, resolution=32, channels=1, holdout=400)
     extractor = FashionClassifierExtractor()
-    return dm, extractor, api.extract_features(extractor, dm.dataset), api.extract_features(extractor, dm.holdout_dataset)
+    return dm, extractor, extract_features(extractor, dm.dataset), extract_features(extractor, dm.holdout_dataset)
 
 
 def _check(generator, dm, extractor, train_features, holdout_features):
-    generated = api.extract_features(extractor, api.generate_images(generator, 400, seed=3))
+    generated = extract_features(extractor, api.generate_images(generator, 400, seed=3))
     return copying_statistics(train_features, generated, holdout_features)[0]
 
 
@@ -129,9 +131,9 @@ def test_gan_zoo_eval_memorization_writes_numbers_grid_and_metrics(tmp_path):
 def test_read_images_uses_the_training_loaders_checks(tmp_path):
     from tests.helpers import REPO
 
-    images, files = api.read_images(str(REPO / "tests" / "data" / "paintings"), 16, 3)
+    images, files = read_images(str(REPO / "tests" / "data" / "paintings"), 16, 3)
     assert images.shape == (len(files), 3, 16, 16) and len(files) > 10
     assert images.min() >= -1 and images.max() <= 1
     (tmp_path / "broken.png").write_bytes(b"")
     with pytest.raises(UserError, match="none of the 1 image files"):
-        api.read_images(str(tmp_path), 16, 3)
+        read_images(str(tmp_path), 16, 3)

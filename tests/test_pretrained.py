@@ -72,3 +72,58 @@ def test_unknown_name_or_missing_file(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"garbage")
     with pytest.raises(UserError, match="pytorch_GAN_zoo checkpoint '.*bad.pth' is truncated or corrupt"):
         load_pgan_generator(str(tmp_path / "bad.pth"))
+
+
+def _randomized(module):
+    """Their layers start with zero biases: random values everywhere check every conversion."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_()
+    return module
+
+
+@pytest.mark.parametrize("mbstd", [False, True])
+def test_their_discriminator_and_generator_convert_into_ours(tmp_path, mbstd):
+    """Their own GNet and DNet (from the archive in shared/peers), saved as their trainer saves them, give the
+    logits and images of ours after conversion. Their minibatch stddev differs from ours (consecutive groups,
+    unbiased variance): with it, its feature's weights are zeroed, which checks every other layer exactly."""
+    from gan_zoo.pretrained.pytorch_gan_zoo import load_pgan
+    from tests.pgan_format import their_code
+
+    torch.manual_seed(0)
+    with their_code(tmp_path / "peer") as (networks, config_module):
+        d = networks.DNet(16, miniBatchNormalization=mbstd, dimInput=3)
+        g = networks.GNet(12, 16, dimOutput=3)
+        for depth in (16, 8):
+            d.addScale(depth)
+            g.addScale(depth)
+        d.setNewAlpha(0.3)
+        g.setNewAlpha(0.3)
+        _randomized(d)
+        _randomized(g)
+        if mbstd:
+            with torch.no_grad():
+                d.groupScaleZero[0].module.weight[:, -1] = 0
+        config = config_module.BaseConfig()
+        config.alpha = 0.3
+        torch.save({"config": config, "netG": g.state_dict(), "avgG": g.state_dict(), "netD": d.state_dict()},
+                   tmp_path / "pgan.pth")
+        x, z = torch.randn(8, 3, 16, 16), torch.randn(5, 12)
+        with torch.no_grad():
+            their_logits, their_images = d(x).flatten(), g(z)
+    parts = load_pgan(str(tmp_path / "pgan.pth"))
+    assert parts["discriminator"].widths == [16, 16, 8] and float(parts["discriminator"].progress) == pytest.approx(1.7)
+    with torch.no_grad():
+        torch.testing.assert_close(parts["discriminator"](x), their_logits, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(parts["generator"](z), their_images, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(parts["average"](z), their_images, atol=1e-4, rtol=1e-4)
+
+
+def test_a_file_without_netD_gives_no_discriminator(tmp_path):
+    from gan_zoo.pretrained.pytorch_gan_zoo import load_pgan
+
+    torch.manual_seed(0)
+    g = Generator(8, 3, latent_dim=12, widths=[16, 8])
+    _their_checkpoint(g, 0.0, tmp_path / "pgan.pth")  # "netD": {}
+    parts = load_pgan(str(tmp_path / "pgan.pth"))
+    assert parts["discriminator"] is None and parts["generator"].widths == [16, 8]

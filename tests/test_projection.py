@@ -124,3 +124,14 @@ def test_morph_with_the_imported_pgan_uses_the_pixels(checkpoints, held_out, tmp
                         projector=Projector(steps=5), **folders)
     assert summary["features"] == "pixels" and len(summary["pairs"]) == 12
     assert sorted(p.name for p in (tmp_path / "m").glob("t_*")) == ["t_0.00", "t_1.00"]
+
+
+def test_the_progress_counts_optimisation_steps_not_batches():
+    """A bar that moved per batch sat at 0 for minutes, then jumped to the end."""
+    from gan_zoo.networks.dcgan import Generator
+
+    generator = Generator(latent_dim=8, width=4, resolution=16, channels=1)
+    projector = Projector(space="z", steps=3, batch_size=2, starts=2)
+    calls = []
+    projector(generator, torch.rand(5, 1, 16, 16) * 2 - 1, progress=calls.append)
+    assert calls == [1] * 9 and projector.total_steps(5) == 9  # 3 batches of 2, 2, 1 images, 3 steps each

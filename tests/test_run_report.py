@@ -21,14 +21,15 @@ def test_a_run_ends_with_a_summary_of_what_it_achieved(tmp_path, capsys):
     assert "FID (fmnist_cnn): final " in out and "(epoch 1, 0.1 kimg), best " in out
     assert "best checkpoint: " in out and "best-epoch000" in out
     assert f"run folder: {tmp_path}/experiments/dcgan_embedded/run" in out
-    assert "continue: gan-zoo-train " in out and "ckpt=last trainer.max_epochs=4" in out
+    ckpt = tmp_path / "checkpoints" / "dcgan_embedded" / "run" / "last.ckpt"
+    assert "continue: gan-zoo-train " in out and f"ckpt={ckpt} trainer.max_epochs=4" in out
     assert (tmp_path / "experiments" / "dcgan_embedded" / "run" / "samples" / "real.png").is_file()
 
 
 def test_continuing_a_finished_run_says_which_setting_to_raise(tmp_path):
     train(compose_config(tmp_path, TINY))
     with pytest.raises(UserError, match=r"is finished: it trained 1 epochs and trainer.max_epochs=1; raise it to "
-                                        r"continue \(e.g. trainer.max_epochs=2\)"):
+                                        r"continue: gan-zoo-train .* trainer.max_epochs=2$"):
         train(compose_config(tmp_path, [*TINY, "ckpt=last"]))
 
 

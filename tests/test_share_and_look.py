@@ -43,7 +43,8 @@ reference = api.load_generator(**{key: value}).generator
 shared = api.load_generator(shared=folder).generator
 hub = torch.hub.load(".", "generator", source="local", shared=folder)  # hubconf.py of this checkout
 z = torch.randn(8, reference.latent_dim, generator=torch.Generator().manual_seed(3))
-kwargs = {"noise_mode": "const"} if getattr(reference, "has_w", False) else {}  # StyleGAN: its fixed noise maps
+from gan_zoo.contract import has_style_space
+kwargs = {"noise_mode": "const"} if has_style_space(reference) else {}  # StyleGAN: its fixed noise maps
 with torch.no_grad():
     a, b, c = reference(z, **kwargs), shared(z, **kwargs), hub(z, **kwargs)
 torch.save({"equal": bool(torch.equal(a, b) and torch.equal(a, c)), "type": type(shared).__name__}, out)

@@ -172,9 +172,10 @@ def test_multirun_sweep_runs_each_variant_in_its_own_folders(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     (sweep,) = (tmp_path / "experiments" / "multirun").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert jobs == ["0_loss=hinge,seed=1", "1_loss=hinge,seed=2", "2_loss=lsgan,seed=1", "3_loss=lsgan,seed=2"]
+    assert jobs == ["0_loss-hinge+seed-1", "1_loss-hinge+seed-2", "2_loss-lsgan+seed-1", "3_loss-lsgan+seed-2"]
     for job in jobs:
         assert (sweep / job / "metrics.csv").is_file()
         assert (tmp_path / "checkpoints" / "multirun" / sweep.name / job / "last.ckpt").is_file()
     for job in jobs:  # each folder's name says its job's values
-        assert job.split("_", 1)[1].split(",")[0] in (sweep / job / ".hydra" / "overrides.yaml").read_text()
+        key, value = job.split("_", 1)[1].split("+")[0].split("-", 1)
+        assert f"{key}={value}" in (sweep / job / ".hydra" / "overrides.yaml").read_text()

@@ -2,7 +2,6 @@
 a link planted where gan_zoo writes is replaced (or, for a file it appends to, refused), its target unchanged;
 name= is a plain folder name; eval and compare keep an earlier result; a checkpoint failing its CRC is refused; a
 forged real-feature cache is computed again, never a crash."""
-import json
 import os
 import shutil
 import subprocess

@@ -1,5 +1,6 @@
 """What every gan-zoo command shares: where the configs are, and how bad input ends (one line on stderr
 starting `gan-zoo: error:`, exit code 2, no traceback), whether Hydra or gan_zoo finds it."""
+import errno
 import os
 import re
 import sys
@@ -8,9 +9,14 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-import torch
-from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from omegaconf import OmegaConf
+import yaml
+from hydra.errors import (
+    ConfigCompositionException,
+    InstantiationException,
+    MissingConfigException,
+    OverrideParseException,
+)
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_zoo.commands import console
@@ -32,14 +38,32 @@ def report_user_error(on_error=None):
     try:
         yield
     except Exception as e:
-        cause = e
-        while cause is not None and not isinstance(cause, UserError):
-            cause = cause.__cause__ or cause.__context__
+        cause = _in_chain(e, lambda c: isinstance(c, UserError))
+        if cause is None and (os_error := _in_chain(e, _not_writable)) is not None:
+            cause = os_error_message(os_error)
         if cause is None:
             raise
         if on_error is not None:
             on_error()
         fail(str(cause))
+
+
+def _in_chain(error: BaseException, test):
+    """The first exception in `error`'s chain of causes (itself included) that passes `test`, or None."""
+    while error is not None and not test(error):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+def _not_writable(error: BaseException) -> bool:
+    """A folder that cannot be written: read-only, not the user's, or full."""
+    codes = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+    return isinstance(error, OSError) and error.errno in codes
+
+
+def os_error_message(error: OSError) -> str:
+    return (f"could not write '{error.filename}' ({error.strerror}): choose a folder you can write to (out= of this "
+            "command; paths.experiments= and paths.checkpoints= of gan-zoo-train) or free some space")
 
 
 def hydra_error_message(error: Exception) -> str | None:
@@ -61,18 +85,42 @@ def hydra_error_message(error: Exception) -> str | None:
             key, override = found.groups()
             if key in RENAMED:
                 return f"'{key}' is now '{RENAMED[key]}': {override.replace(key, RENAMED[key], 1)}"
+            if key == "data.dataset.root":  # the default data is inside the package: no folder to give
+                return (f"unknown setting '{key}' ({override}): a folder of images is data=image_folder: add "
+                        f"data=image_folder, as in data=image_folder {override}")
             return (f"unknown setting '{key}' ({override}): check its spelling (`--cfg job` prints every setting), "
                     f"or add a new key with +{override}")
         cause = f" ({error.__cause__})" if error.__cause__ else ""
         return text + cause
     if isinstance(error, ValueError) and text.startswith("Only one of --run, --multirun"):
         return f"{text} (print a sweep's config without -m: --cfg job)"
+    if isinstance(error, OverrideParseException) and (home := _tilde_value(str(error.override))):
+        return home
     if isinstance(error, OverrideParseException):
         return f"bad command-line override: {text.splitlines()[0]} (form: key=value, group=option, +new_key=value)"
     if isinstance(error, OmegaConfBaseException) and not _raised_in_gan_zoo(error):  # e.g. name=${nope}
         key = f"{error.full_key}: " if getattr(error, "full_key", None) else ""
         return f"{key}{text.splitlines()[0]} (check the ${{...}} references in the overrides)"
+    if _not_writable(error):  # e.g. Hydra making the run folder in a read-only experiments/
+        return os_error_message(error)
+    if isinstance(error, yaml.YAMLError):  # a config file (e.g. of --config-dir) that is not plain YAML
+        return _yaml_message(error)
+    if isinstance(error, InstantiationException) and not _raised_in_gan_zoo(error):  # e.g. +hydra.callbacks.x
+        found = re.search(r"full_key: (\S+)", text)
+        key = found.group(1) if found else "a hydra setting"
+        reason = " ".join(text.split("full_key:")[0].split())
+        return f"{key}: Hydra refused it ({reason}); remove that override or config entry"
     return None
+
+
+def _yaml_message(error) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f"'{mark.name}' line {mark.line + 1}" if mark is not None else "a config file"
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if "python/" in problem:
+        return (f"{where}: {problem}: config files hold plain values (numbers, strings, lists, mappings) and no "
+                "!!python tags are read; remove the tag (a class is named by _target_)")
+    return f"{where} is not valid YAML: {problem}"
 
 
 # settings that moved: an unknown one of these names says where it went (project and morph: the projection section)
@@ -80,6 +128,17 @@ RENAMED = {"steps_projection": "projection.steps", "noise_weight": "projection.n
            "steps": "projection.steps", "batch_size": "projection.batch_size", "seed": "projection.seed"}
 _LAUNCHER_PLUGINS = {"joblib": "joblib", "local": "joblib", "submitit_local": "submitit", "submitit_slurm": "submitit",
                      "slurm": "submitit"}
+
+
+def _tilde_value(override: str) -> str | None:
+    """The message for key=~/path: bash expands ~ only at the start of a word (or after = in a variable
+    assignment, which a dotted key is not), and Hydra's grammar refuses it."""
+    found = re.fullmatch(r"([+~]*[\w.@/-]+)=~(.*)", override.strip())
+    if not found:
+        return None
+    key, rest = found.groups()
+    return (f"bad command-line override: {override.strip()}: the shell leaves ~ after {key}= unexpanded and Hydra "
+            f"cannot read it; write {key}=$HOME{rest} (or quote it for both: \"{key}='~{rest}'\")")
 
 
 def _missing_launcher(text: str) -> str | None:
@@ -112,10 +171,21 @@ def swept_keys(argv) -> str:
 
 
 def swept_values(task_overrides) -> str:
-    """The job's values of the settings swept on the command line, for its folder name: `loss=hinge,seed=1`."""
+    """The job's values of the settings swept on the command line, for its folder name: `loss-hinge+seed-1`, in
+    characters that neither bash nor Hydra's override grammar needs quoted (ckpt=<job folder>/last.ckpt pastes as
+    it is)."""
     swept = set(os.environ.get(SWEPT_KEYS, swept_keys(sys.argv[1:])).split(","))
-    parts = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") in swept]
-    return ",".join(parts).replace("/", "-") or "job"
+    parts = []
+    for override in task_overrides:
+        key, _, value = override.partition("=")
+        if key.lstrip("+~") in swept:
+            parts.append(f"{_folder_word(key.lstrip('+~'))}-{_folder_word(value)}")
+    return "+".join(parts) or "job"
+
+
+def _folder_word(text: str) -> str:
+    """`text` in the characters of a sweep folder name: compare/dcgan -> compare-dcgan, others -> _."""
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", text.replace("/", "-"))
 
 
 # sweep job folder names; registered on import: a launcher's job process (joblib, submitit) imports this module
@@ -146,8 +216,10 @@ def run(hydra_main) -> None:
             os.environ["HYDRA_FULL_ERROR"] = full_error
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str):
     """The one device chooser of the commands: auto (a GPU where there is one), cpu, cuda or cuda:N."""
+    import torch  # (here: `--help` imports this module and should not wait for torch)
+
     if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", str(name)):
         raise UserError(f"device={name!r}: choose auto, cpu, cuda or cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -192,6 +264,7 @@ def command(config_name: str, body, on_error=None):
     def _main(cfg):
         console.quiet()  # again here: a launcher's job process (joblib, submitit) starts in this function
         with report_user_error(on_error):
+            settle(cfg, config_name)
             return body(cfg)
 
     entry = lambda: run(_main)  # noqa: E731
@@ -199,9 +272,41 @@ def command(config_name: str, body, on_error=None):
     return entry
 
 
-def renamed(cfg, old: str, new: str):
-    """The value of setting `new`, or of its old name `old` where a user gave that (with a deprecation line)."""
-    if cfg.get(old) is None:
-        return cfg[new]
-    print(f"gan-zoo: warning: {old}= is now {new}= (one meaning per name); {old}= still works for now", file=sys.stderr)
-    return cfg[old]
+def resolve_last_checkpoint(cfg) -> None:
+    """ckpt=last, as in gan-zoo-train: the newest readable checkpoint of the runs named name= (of every run when
+    the command has no name), said in one line on stderr."""
+    if cfg.get("ckpt") != "last":
+        return
+    from gan_zoo.runs.folders import find_checkpoint  # (torch: not for --help)
+
+    checkpoints = OmegaConf.select(cfg, "paths.checkpoints", default="checkpoints")
+    cfg.ckpt = str(find_checkpoint("last", checkpoints, cfg.get("name")))
+    print(f"gan-zoo: ckpt=last: {cfg.ckpt}", file=sys.stderr)
+
+
+REMOVAL = "0.2.0"  # the release that removes the deprecated names below (README: "Deprecated settings")
+# command -> {old setting: its new name}: read with a warning until REMOVAL, moved to the new name before the body runs
+DEPRECATED = {
+    "train": {"ckpt_path": "ckpt", "trainer.max_kimg": "budget.max_kimg", "trainer.max_time": "budget.max_time"},
+    "generate": {"steps": "frames"},
+    "morph": {"steps": "t"},
+}
+
+
+def settle(cfg, command_name: str) -> None:
+    """What every command's config needs before its body: deprecated names moved to their new ones (one warning
+    line each), `device` (where the command has one) resolved to the device that runs (pick_device), and ckpt=last
+    to the checkpoint it names."""
+    with open_dict(cfg):
+        for old, new in DEPRECATED.get(command_name, {}).items():
+            parent, _, key = old.rpartition(".")
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            value = node.pop(key, None) if isinstance(node, DictConfig) else None  # (its null placeholder too)
+            if value is not None:
+                print(f"gan-zoo: warning: {old}= is now {new}= (one meaning per name); {old}= still works until "
+                      f"gan_zoo {REMOVAL}", file=sys.stderr)
+                OmegaConf.update(cfg, new, value, merge=False)
+        if "device" in cfg:
+            cfg.device = str(pick_device(cfg.device))
+    if command_name != "train":  # (training resolves ckpt=last with the run's folders and lock)
+        resolve_last_checkpoint(cfg)

@@ -5,7 +5,8 @@ the number of seeds; FID at the end (the budget) as mean +- std and a 95% interv
 never below 0); the best FID over training (mean, min); KID and IS likewise; kimg, wall-clock time, images/s, parameters of G and D,
 peak memory. Rows sorted by FID; the metrics protocol stated once above the table. Runs evaluated with
 different protocols are refused (they are not comparable); runs still going, stopped early, or without
-metrics are listed as such, not dropped. Writes comparison.md, comparison.csv, fid_vs_kimg.png and
+metrics are listed as such, not dropped. Where every seed of a variant has its copying check (gan-zoo-eval
+ckpt=<last.ckpt> memorization=true), a column says how many were flagged and their mean C_T. Writes comparison.md, comparison.csv, fid_vs_kimg.png and
 samples.png (one row per variant, the same latent seed, each variant's final EMA generator).
 """
 import csv
@@ -26,7 +27,7 @@ from gan_zoo.metrics.registry import METRICS
 from gan_zoo.runs.checkpoints import load_checkpoint
 from gan_zoo.runs.run import Run
 
-PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split", "prdc_k")
+PROTOCOL_KEYS = ("extractor", "weights_sha256", "num_real", "num_fake", "real_split", "prdc_k", "real_data")
 TABLE_METRICS = ("kid", "is", "precision", "recall")  # columns beside FID (names, labels, digits: metrics.registry)
 NOT_A_VARIANT = ("seed", "paths.", "ckpt", "name", "hydra.")  # override keys that do not make a variant
 
@@ -127,6 +128,17 @@ def collapsed(fids: list[float]) -> list[bool]:
     return [f > COLLAPSE_RATIO * median for f in fids]
 
 
+def copying_check(run: Run) -> dict | None:
+    """The run's copying check, where it was made (gan-zoo-eval ckpt=<its last.ckpt> memorization=true writes
+    <last.ckpt>.memorization.json); None otherwise or where the file is not one."""
+    path = Path(f"{run.checkpoint}.memorization.json") if run.checkpoint is not None else None
+    try:
+        record = json.loads(path.read_text()) if path is not None and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("copying_suspected"), bool) else None
+
+
 def variant_label(variant: dict, differing: set) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k in differing) or "(all alike)"
 
@@ -163,6 +175,11 @@ def summarize(runs: list[Run]) -> list[dict]:
         row["g_params"], row["d_params"] = _parameters(group[0].checkpoint)
         peaks = [r.records[-1].get("peak_memory_gib") for r in group]
         row["peak_memory_gib"] = max(peaks) if None not in peaks else None
+        checks = [copying_check(r) for r in group]
+        if None not in checks:  # every seed checked: how many were flagged, and the mean C_T (held-out images)
+            c_t = [c.get("c_t") for c in checks]
+            row["copying_flagged"] = sum(c["copying_suspected"] for c in checks)
+            row["c_t"] = statistics.fmean(c_t) if None not in c_t else None
         row["runs"] = [str(r.folder) for r in group]
         rows.append(row)
     return sorted(rows, key=lambda r: r["fid_median"])
@@ -183,16 +200,17 @@ def _mean_pm(row: dict, name: str) -> str:
 def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
     extractor = protocol.get("extractor", "?")
     raw = any("fid_raw_median" in r for r in rows)
+    copying = any("copying_flagged" in r for r in rows)
     lines = [f"Rows sorted by median FID at the budget; samples.png shows one row per variant in this order. "
              f"Metrics protocol: extractor `{extractor}` (weights sha256 {str(protocol.get('weights_sha256'))[:12]}), "
-             f"{protocol.get('num_real')} real ({protocol.get('real_split')}) / {protocol.get('num_fake')} generated "
+             f"{protocol.get('num_real')} real ({_real_set(protocol)}) / {protocol.get('num_fake')} generated "
              "images. FID at the budget of the EMA generator: median (range) and each seed's, a seed marked * looks "
              f"collapsed (over {COLLAPSE_RATIO:g}x the median; kept in every number); 95% interval: Student's t on log "
              "FID, so never below 0. Other metrics: mean +- std over seeds.", "",
              "| variant | seeds | FID at budget | per seed | 95% interval | " + ("FID raw G | " if raw else "")
              + "best FID mean / min | " + " | ".join(METRICS[m].label for m in TABLE_METRICS)
-             + " | kimg | minutes | img/s | G params | D params | peak GiB |",
-             "|---" * (12 + raw + len(TABLE_METRICS)) + "|"]
+             + (" | copying: flagged, C_T" if copying else "") + " | kimg | minutes | img/s | G params | D params | "
+             "peak GiB |", "|---" * (12 + raw + copying + len(TABLE_METRICS)) + "|"]
     for r in rows:
         interval = "-" if math.isnan(r["fid_low95"]) else f"{r['fid_low95']:.2f} .. {r['fid_high95']:.2f}"
         seeds = ", ".join(f"{f:.1f}{'*' if c else ''}" for f, c in zip(r["fid_per_seed"], r["collapsed"]))
@@ -200,13 +218,29 @@ def markdown(rows: list[dict], protocol: dict, runs: list[Run]) -> str:
             f"| {r['variant']} | {r['seeds']} | {r['fid_median']:.2f} ({r['fid_min']:.2f} .. {r['fid_max']:.2f}) | "
             f"{seeds} | {interval} | " + (f"{_f(r.get('fid_raw_median'))} | " if raw else "")
             + f"{r['best_fid_mean']:.2f} / {r['best_fid_min']:.2f} | "
-            + " | ".join(_mean_pm(r, m) for m in TABLE_METRICS) + " | "
-            f"{r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
+            + " | ".join(_mean_pm(r, m) for m in TABLE_METRICS) + " | " + (f"{_copying(r)} | " if copying else "")
+            + f"{r['kimg']:.1f} | {_f(r['minutes'], 1)} | {_f(r['images_per_sec'], 1)} | "
             f"{r['g_params'] / 1e6:.2f} M | {r['d_params'] / 1e6:.2f} M | {_f(r['peak_memory_gib'])} |")
     others = [r for r in runs if r.status != "done"]
     if others:
         lines += ["", "Not in the table:"] + [f"- `{r.folder}`: {r.status}" for r in others]
     return "\n".join(lines) + "\n"
+
+
+def _real_set(protocol: dict) -> str:
+    """Where the real images came from: the training data's split, or the real set the runs named."""
+    real = protocol.get("real_data")
+    if not isinstance(real, dict):
+        return str(protocol.get("real_split"))
+    args = ", ".join(f"{k}={v}" for k, v in (real.get("args") or {}).items())
+    return f"{str(real.get('dataset')).rsplit('.', 1)[-1]}({args}), not the training data"
+
+
+def _copying(row: dict) -> str:
+    """'1/3, C_T -0.4': seeds whose copying check flagged copying, and their mean C_T; - where not checked."""
+    if "copying_flagged" not in row:
+        return "-"
+    return f"{row['copying_flagged']}/{row['seeds']}, C_T {_f(row['c_t'], 1)}"
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

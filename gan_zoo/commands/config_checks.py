@@ -2,19 +2,24 @@
 range of every documented setting. Each failure is one UserError naming the setting, the bad value and a
 good one. (Unknown keys and groups are Hydra's to catch; `gan_zoo.commands.cli` words those errors the same way.)"""
 import difflib
+import importlib.util
 import inspect
+import math
 from numbers import Number
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_zoo.errors import UserError
 from gan_zoo.runs.resume import parse_duration
 
-PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64",
-              "transformer-engine")
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "transformer-engine")
+# Lightning's precisions that keep the weights in another dtype: the sampling and the metrics feed them float32
+# latents, and on a CPU half weights train into NaN
+TRUE_PRECISIONS = ("16-true", "bf16-true", "64-true", "64")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
+MAX_DAYS = 3650  # budget.max_time above this is a typo (and past what a timedelta holds, an overflow)
 
 
 def _int(value) -> bool:
@@ -25,16 +30,32 @@ def _number(value) -> bool:
     return isinstance(value, Number) and not isinstance(value, bool)
 
 
+def _finite(value) -> bool:
+    return _number(value) and math.isfinite(value)
+
+
+def whole(low: int):
+    """A rule's test: a whole number >= low."""
+    return lambda value: _int(value) and value >= low
+
+
+def positive(value) -> bool:
+    """A rule's test: a finite number > 0."""
+    return _finite(value) and value > 0
+
+
 def _duration(value) -> bool:
     try:
-        parse_duration(value)
-        return True
-    except ValueError:
+        duration = parse_duration(value)
+    except (ValueError, OverflowError):  # (inf seconds, 99999999999d: past what a timedelta holds)
         return False
+    return duration is None or 0 < duration.total_seconds() <= MAX_DAYS * 86400
 
 
 def _devices(value) -> bool:
-    if isinstance(value, str):
+    if isinstance(value, str):  # a count ("2"), device indices ("0," or "0,1"), all (-1) or auto
+        if value.strip().isdigit():
+            return int(value) >= 1
         return value == "auto" or all(part.strip().isdigit() for part in value.strip(",").split(",")) or value == "-1"
     if _int(value):
         return value >= 1 or value == -1
@@ -43,17 +64,22 @@ def _devices(value) -> bool:
 
 # setting -> (is the value good?, what a good value looks like). Settings absent from a config are skipped.
 RULES = {
-    "seed": (_int, "a whole number"),
+    "seed": (lambda v: _int(v) and 0 <= v < 2**32, "a whole number from 0 to 2^32 - 1 (numpy's range)"),
     "trainer.max_epochs": (lambda v: _int(v) and (v >= 1 or v == -1), "a whole number >= 1 (-1 = no limit)"),
-    "budget.max_kimg": (lambda v: v is None or (_number(v) and v > 0),
+    "budget.max_kimg": (lambda v: v is None or (_finite(v) and v > 0),
                         "thousands of images > 0, e.g. 500 (null = no budget)"),
-    "budget.max_time": (_duration, "a duration such as 11h30m, 45m or 00:11:30:00 (null = no limit)"),
+    "budget.max_time": (_duration, f"a duration such as 11h30m, 45m or 00:11:30:00, above 0 and at most {MAX_DAYS}d "
+                                   "(null = no limit)"),
     "trainer.log_every_n_steps": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "trainer.limit_train_batches": (
         lambda v: v is None or (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
         "a whole number of batches >= 1, a fraction in (0, 1], or null = all"),
+    "trainer.threads": (lambda v: v is None or (_int(v) and v >= 1), "a whole number of CPU threads >= 1, or null = "
+                        "torch's default"),
     "trainer.compile": (lambda v: isinstance(v, bool), "true or false"),
-    "trainer.precision": (lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
+    "trainer.precision": (lambda v: str(v) in PRECISIONS,
+                          f"one of {', '.join(PRECISIONS)} ({', '.join(TRUE_PRECISIONS)} keep the weights in a dtype "
+                          "that gan_zoo's sampling and metrics do not feed: use the mixed ones)"),
     "trainer.accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
     "trainer.devices": (_devices, "a number of devices >= 1, -1 (all), auto, or a list of device indices"),
     "trainer.deterministic": (lambda v: isinstance(v, bool) or v == "warn", "true, false or warn"),
@@ -62,12 +88,16 @@ RULES = {
     "data.batch_size": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "data.num_workers": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = load in the main process)"),
     "data.holdout": (lambda v: _int(v) and v >= 0, "a whole number of images >= 0 (0 = none held out)"),
+    "data.num_classes": (lambda v: _int(v) and v >= 0, "a whole number of classes >= 0 (0 = no labels)"),
+    "data.dataset.cache_mib": (lambda v: _number(v) and v >= 0 and not math.isnan(v),
+                               "a number of MiB >= 0, e.g. 4096 (0 = stream from disk)"),
     "model.generator.latent_dim": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.generator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.discriminator.width": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.module.n_critic": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
     "model.module.ema_half_life_images": (lambda v: _number(v) and v >= 0, "a number of images >= 0 (0 = no EMA)"),
     "model.module.num_samples": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
+    "model.module.freeze_d": (lambda v: _int(v) and v >= 0, "a whole number of discriminator blocks >= 0 (0 = none)"),
     "model.module.g_optimizer.lr": (lambda v: _number(v) and v > 0, "a number > 0, e.g. 2e-4"),
     "model.module.d_optimizer.lr": (lambda v: _number(v) and v > 0, "a number > 0, e.g. 2e-4"),
     "metrics.evaluate.every_n_epochs": (lambda v: _int(v) and v >= 1, "a whole number >= 1"),
@@ -85,6 +115,8 @@ RULES = {
                                 "a fraction in (0, 1], e.g. 0.05 (null = no ramp-up)"),
     "model.generator.mixing_prob": (lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]"),
     "model.discriminator.mbstd_group_size": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = off)"),
+    "resume_changes": (lambda v: v in ("refuse", "accept"),
+                       "refuse (a resume that changes what shaped the run stops) or accept (it goes on, recorded)"),
     "name": (lambda v: isinstance(v, str) and v.strip() not in ("", ".", "..") and not set(v) & set("/\\\0"),
              "a plain folder name: not empty, '.' or '..', without '/', '\\' or NUL (e.g. name=dcgan_faces)"),
 }
@@ -109,17 +141,34 @@ def check_values(cfg: DictConfig, rules: dict = RULES) -> None:
         value = OmegaConf.select(cfg, key, default="<absent>")
         if isinstance(value, str) and value == "<absent>":
             continue
+        if isinstance(value, ListConfig):  # (e.g. trainer.devices=[0,1]: the rules read plain lists)
+            value = OmegaConf.to_container(value, resolve=True)
         if isinstance(value, DictConfig) or not good(value):
             raise UserError(f"{key}={OmegaConf.to_yaml(value).strip() if isinstance(value, DictConfig) else value!r} "
                             f"is not valid: give {expected}")
 
 
 def check_devices(cfg: DictConfig) -> None:
-    """A UserError when a GPU is asked for and none is visible."""
+    """A UserError when a device or precision is asked for that this machine does not have."""
     accelerator = OmegaConf.select(cfg, "trainer.accelerator")
+    devices, precision = OmegaConf.select(cfg, "trainer.devices"), str(OmegaConf.select(cfg, "trainer.precision"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise UserError(f"trainer.accelerator={accelerator} but no CUDA GPU is visible to PyTorch: "
                         "use trainer=cpu (or check the driver with nvidia-smi)")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise UserError("trainer.accelerator=mps but this machine has no Apple GPU that PyTorch sees (MPS): use "
+                        "trainer=cpu, or trainer=gpu on a CUDA machine")
+    if accelerator == "tpu" and importlib.util.find_spec("torch_xla") is None:
+        raise UserError("trainer.accelerator=tpu needs a TPU machine with torch_xla installed: use trainer=cpu or "
+                        "trainer=gpu here")
+    if accelerator == "cpu" and devices != "auto" and not (_int(devices) and devices >= 1) \
+            and not (isinstance(devices, str) and devices.strip().isdigit()):
+        raise UserError(f"trainer.devices={devices!r} with trainer.accelerator=cpu: give a number of processes >= 1 "
+                        "(e.g. trainer.devices=2 with trainer=ddp), or auto; device indices and -1 are for GPUs")
+    if precision == "transformer-engine" and (not torch.cuda.is_available()
+                                              or importlib.util.find_spec("transformer_engine") is None):
+        raise UserError("trainer.precision=transformer-engine needs an NVIDIA GPU and the transformer_engine package: "
+                        "use bf16-mixed (or 32-true) here")
 
 
 def check_train_config(cfg: DictConfig) -> None:
@@ -156,6 +205,8 @@ def unread_additions(cfg: DictConfig, task_overrides, top_level: set) -> list[st
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f"did you mean '{parent}.{close[0]}'?" if close else f"it takes {', '.join(known)}"
+                if key == "data.dataset.root":  # the embedded data has no folder
+                    hint = "a folder of images is data=image_folder: add data=image_folder data.dataset.root=..."
                 raise UserError(f"{override}: {node._target_} takes no argument '{name}' ({hint})")
     return lines
 
@@ -166,6 +217,12 @@ def _paths(cfg, prefix=()):
         yield (*prefix, str(key))
         if isinstance(value, DictConfig):
             yield from _paths(value, (*prefix, str(key)))
+
+
+def takes_argument(target: str, name: str) -> bool:
+    """Whether the class or function a config names takes argument `name` (or any, through **kwargs)."""
+    known = _arguments(target)
+    return known is None or name in known
 
 
 def _arguments(target: str) -> list[str] | None:

@@ -17,7 +17,7 @@ IGNORED_WARNINGS = [
 ]
 IGNORED_LOG_LINES = [
     "litlogger",  # Lightning's advertisement for its cloud logger
-    "Skipping setting a default `ModelSummary`",  # gan_zoo configures its own (callbacks.model_summary)
+    "Skipping setting a default `ModelSummary`",  # a ModelSummary callback a user adds is the one that prints
 ]
 
 

@@ -3,6 +3,8 @@ precision / recall / density / coverage of a saved checkpoint's EMA generator (o
 the training-data copying check (`gan_zoo.metrics.memorization`).
 `gan-zoo-eval images=FOLDER (ckpt=PATH | data=... metrics=...)`: the same metrics of a folder of images (another
 tool's samples, a reference implementation's), under a run's protocol or a data set and protocol named here.
+`gan-zoo-eval images=FOLDER neighbours=true metrics=...`: a collection's near-duplicates and images without a similar
+neighbour, before training on it (gan_zoo.commands.collection_check).
 
 The networks, data and (unless overridden) the metrics protocol come from the checkpoint's stored
 config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metrics.json, <folder>.metrics.json);
@@ -20,10 +22,12 @@ from torchvision.utils import make_grid
 
 from gan_zoo import api
 from gan_zoo.commands import cli
-from gan_zoo.commands.config_checks import check_required
+from gan_zoo.commands.collection_check import check_collection
+from gan_zoo.commands.config_checks import check_required, check_values, whole
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
 from gan_zoo.files import save_png, write_text
+from gan_zoo.metrics.features import extract_features
 from gan_zoo.metrics.memorization import copying_statistics
 from gan_zoo.runs.checkpoints import epochs_of, kimg_of
 
@@ -31,9 +35,11 @@ from gan_zoo.runs.checkpoints import epochs_of, kimg_of
 def evaluate(cfg: DictConfig) -> dict:
     check_required(cfg)
     _check(cfg)
-    device = cli.pick_device(cfg.device)
+    device = cfg.device
     loaded = api.load_generator(ckpt=cfg.ckpt, device=device, which=cfg.generator) if cfg.ckpt else None
     _check_outputs(cfg, loaded)  # before any work
+    if loaded is not None and not cfg.images:  # (a damaged file is told before the work)
+        epoch, kimg = epochs_of(loaded.checkpoint, cfg.ckpt)[0], kimg_of(loaded.checkpoint, cfg.ckpt)
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
         if "evaluate" not in cfg.metrics:
             raise UserError("metrics=none evaluates nothing: choose metrics=classifier or metrics=inception")
@@ -41,23 +47,37 @@ def evaluate(cfg: DictConfig) -> dict:
     else:  # the run's own, from its checkpoint
         evaluator = api.run_evaluator(loaded, cache_dir=cfg.paths.cache)
     datamodule = instantiate(cfg.data) if cfg.get("data") is not None else api.run_data(loaded)
-    real = evaluator.real_features(datamodule.dataset, datamodule.identity(), device)
+    # the folder's files are checked before the real features are computed (and cached)
+    images = ImageFolder(cfg.images, datamodule.resolution, datamodule.channels, cache_mib=0) if cfg.images else None
+    # the run's own real set where it scored against images it did not train on (unless data= is given here)
+    real_data = api.run_real_data(loaded) if loaded is not None and cfg.get("data") is None else None
+    reals = real_data if real_data is not None else datamodule
+    real = evaluator.real_features(reals.dataset, reals.identity(), device)
     if cfg.images:
-        features, logits, scored = folder_features(cfg.images, evaluator, datamodule, device)
+        features, logits, scored = folder_features(images, evaluator, device)
     else:
-        features, logits = evaluator.fake_features(loaded.generator, loaded.generator.latent_dim, device)
+        features, logits = evaluator.fake_features(loaded.generator, device)
         scored = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "generator": cfg.generator,
-                  "epoch": epochs_of(loaded.checkpoint)[0], "kimg": kimg_of(loaded.checkpoint)}
+                  "epoch": epoch, "kimg": kimg}
     metrics = evaluator.compute(real, features, logits)
     if cfg.memorization:
         extractor = api.run_extractor(loaded, "pixels") if cfg.memorization_space == "pixels" else evaluator.extractor
-        memorization_check(cfg, loaded.generator, datamodule, extractor, device)
-    protocol = evaluator.protocol(len(real)) | {"num_fake": len(features)}
+        held_out = datamodule.holdout_dataset if real_data is None else real_data.dataset
+        memorization_check(cfg, loaded.generator, datamodule, extractor, device, held_out)
+    protocol = evaluator.protocol(len(real)) | {"num_fake": len(features),
+                                                "real_data": real_data.identity() if real_data is not None else None}
     return {**scored, "metrics": {f"{k}_{evaluator.extractor.name}": v for k, v in metrics.items()},
             "protocol": protocol}
 
 
+RULES = {  # setting -> (is the value good?, what a good value looks like)
+    "memorization_num": (whole(1), "a whole number of generated images >= 1, e.g. 1000"),
+    "memorization_rows": (whole(1), "a whole number of rows >= 1"),
+}
+
+
 def _check(cfg: DictConfig) -> None:
+    check_values(cfg, RULES)
     if cfg.memorization_space not in ("run", "pixels"):
         raise UserError(f"memorization_space={cfg.memorization_space!r}: choose run (the evaluation's extractor) or "
                         "pixels")
@@ -94,28 +114,28 @@ def _check_outputs(cfg: DictConfig, loaded) -> None:
                             + ("" if path in copying else ", or choose another out="))
 
 
-def folder_features(folder: str, evaluator, datamodule, device) -> tuple:
-    """(features, logits, what was scored) of the images in `folder`, read as the training data is (resized and
+def folder_features(images: ImageFolder, evaluator, device) -> tuple:
+    """(features, logits, what was scored) of the images of a folder, read as the training data is (resized and
     center-cropped to its resolution, its channels), then quantized like generated images: `num_fake` of them,
     a subset drawn with the protocol's seed when the folder has more."""
-    images = ImageFolder(folder, datamodule.resolution, datamodule.channels, cache_mib=0)
+    folder = images.root
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(evaluator.seed))[: evaluator.num_fake]
     if len(chosen) < evaluator.num_fake:
         print(f"gan-zoo: warning: '{folder}' has {len(images)} images, fewer than the protocol's num_fake="
               f"{evaluator.num_fake}: all are scored (FID is biased upwards at smaller N; compare at equal N)",
               file=sys.stderr)
     features, logits = evaluator.dataset_features(images, chosen.sort().values, device)
-    return features, logits, {"images": str(Path(folder).expanduser().resolve()), "num_images": len(images)}
+    return features, logits, {"images": str(folder.resolve()), "num_images": len(images)}
 
 
-def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device) -> dict:
+def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device, held_out=None) -> dict:
     """The copying check: numbers to <ckpt>.memorization.json, the generated images nearest to a training image
-    beside their 3 nearest training images to <ckpt>.memorization.png."""
+    beside their 3 nearest training images to <ckpt>.memorization.png. `held_out`: real images never trained on
+    (data.holdout's, or the run's real set), for C_T."""
     generated = api.generate_images(generator, cfg.memorization_num, seed=cfg.memorization_seed)
-    train = api.extract_features(extractor, datamodule.dataset, device=device)
-    held_out = datamodule.holdout_dataset
-    holdout = api.extract_features(extractor, held_out, device=device) if held_out is not None else None
-    numbers, dist, idx = copying_statistics(train, api.extract_features(extractor, generated, device=device), holdout)
+    train = extract_features(extractor, datamodule.dataset, device=device)
+    holdout = extract_features(extractor, held_out, device=device) if held_out is not None else None
+    numbers, dist, idx = copying_statistics(train, extract_features(extractor, generated, device=device), holdout)
     numbers = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "space": extractor.name, **numbers}
     order = dist[:, 0].argsort()[: cfg.memorization_rows]  # the generated images nearest to a training image
     rows = [torch.stack([generated[i], *(datamodule.dataset[int(j)][0] for j in idx[i])]) for i in order]
@@ -129,7 +149,30 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
     return numbers
 
 
+def neighbours(cfg: DictConfig) -> dict:
+    """The neighbour check of a folder (gan_zoo.commands.collection_check) in the features of metrics= or of the
+    run of ckpt=, the images read at data='s size, the run's, or neighbours_resolution (RGB)."""
+    if not cfg.images:
+        raise UserError("neighbours=true checks a folder of images: add images=<folder>")
+    if cfg.memorization:
+        raise UserError("neighbours=true checks a folder, memorization=true a generator: give one of them")
+    loaded = api.load_generator(ckpt=cfg.ckpt, device="cpu") if cfg.ckpt else None
+    if cfg.get("metrics") is not None and "evaluate" in cfg.metrics:
+        extractor = instantiate(cfg.metrics.evaluate.evaluator.extractor).eval()
+    elif loaded is not None:
+        extractor = api.run_extractor(loaded)
+    else:
+        raise UserError("neighbours=true needs features to measure with: add metrics=inception (metrics=classifier for "
+                        "Fashion-MNIST-like images), or ckpt=<a run's checkpoint> for its protocol's")
+    data = cfg.get("data") or ((loaded.run or {}).get("data") if loaded is not None else None)
+    resolution, channels = (data["resolution"], data["channels"]) if data else (cfg.neighbours_resolution, 3)
+    return check_collection(cfg.images, extractor.to(cfg.device), resolution, channels, cfg.out, cfg.device,
+                            cfg.neighbours_duplicate, cfg.neighbours_outlier)
+
+
 def _run(cfg: DictConfig) -> dict:
+    if cfg.neighbours:
+        return neighbours(cfg)
     result = evaluate(cfg)
     out = outputs(cfg)[0]
     write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from gan_zoo.api import generate_images, load_generator, run_folders
+from gan_zoo.api import generate_images, load_generator
 from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
 from gan_zoo.runs.shared_model import WEIGHTS, checkpoint_facts, describe, save
@@ -42,7 +42,7 @@ def run(cfg: DictConfig) -> Path:
         except ImportError as e:
             raise UserError("push_to= needs huggingface_hub: pip install huggingface_hub (or the hub extra)") from e
     loaded = load_generator(cfg.ckpt, cfg.pretrained, which=cfg.which)
-    out = cli.check_output(cfg.out, cfg.overwrite, WEIGHTS, own=run_folders(loaded))
+    out = cli.check_output(cfg.out, cfg.overwrite, WEIGHTS, own=loaded.folders)
     generator = loaded.generator
     if loaded.checkpoint is not None:
         arguments, facts = checkpoint_facts(loaded.checkpoint, loaded.source)

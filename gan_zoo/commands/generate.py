@@ -7,17 +7,33 @@
     gan-zoo-generate ckpt=... interpolate=true latents=proj/latents.pt out=between.png   # between projections
     gan-zoo-generate ckpt=<a StyleGAN run>/last.ckpt psi=0.7 out=truncated.png    # the truncation trick
 """
+import math
 import sys
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
-from gan_zoo.api import generate_images, image_batches, load_generator, run_folders
+from gan_zoo.api import generate_images, image_batches, load_generator
 from gan_zoo.commands import cli
+from gan_zoo.commands.config_checks import check_values, positive, whole
+from gan_zoo.contract import has_style_space
 from gan_zoo.errors import UserError
-from gan_zoo.latent.spaces import check_space, from_z, has_w, interpolate, load_latents, render
+from gan_zoo.latent.spaces import check_space, from_z, interpolate, load_latents, render
 from gan_zoo.media import FORMATS, save_animation, save_folder, save_grid
+
+# setting -> (is the value good?, what a good value looks like)
+RULES = {
+    "num": (whole(1), "a whole number of images >= 1"),
+    "batch_size": (whole(1), "a whole number >= 1"),
+    "nrow": (whole(1), "a whole number of images per row >= 1"),
+    "rows": (whole(1), "a whole number of interpolations >= 1"),
+    "frames": (whole(1), "a whole number of images per interpolation >= 1"),
+    "steps": (lambda v: v is None or whole(1)(v), "a whole number >= 1 (the old name of frames)"),
+    "fps": (positive, "a number of frames per second > 0, e.g. 10"),
+    "psi": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+            "a finite number: 1 = off, 0.7 = the usual truncation"),
+}
 
 
 def _format(cfg: DictConfig, out: Path) -> str:
@@ -51,24 +67,25 @@ def _endpoints(cfg: DictConfig, generator, space: str) -> tuple[torch.Tensor, to
 
 @torch.no_grad()
 def generate(cfg: DictConfig) -> Path:
+    check_values(cfg, RULES)
     out = Path(cfg.out).expanduser()
     fmt = _format(cfg, out)
-    device = cli.pick_device(cfg.device)
+    device = cfg.device
     loaded = load_generator(cfg.ckpt, cfg.pretrained, device, shared=cfg.shared)
     generator = loaded.generator
-    cli.check_output(out, cfg.overwrite, own=run_folders(loaded))
+    cli.check_output(out, cfg.overwrite, own=loaded.folders)
     if fmt == "folder" and out.is_dir() and any(out.glob("*.png")) and not cfg.overwrite:
         raise UserError(f"out='{out}' already holds PNG images: choose another folder or add overwrite=true")
     space = cfg.space
     check_space(generator, space)
     kwargs = {}
     if cfg.psi != 1:  # the truncation trick: StyleGAN-style generators only
-        if not has_w(generator):
+        if not has_style_space(generator):
             raise UserError(f"psi={cfg.psi}: truncation needs a StyleGAN-style generator (it has a tracked average w)")
         kwargs["psi"] = cfg.psi
     if cfg.interpolate:  # each row morphs from one latent to another
         a, b = _endpoints(cfg, generator, space)
-        frames = cli.renamed(cfg, "steps", "frames")
+        frames = cfg.frames
         latents = interpolate(a, b, torch.linspace(0, 1, frames), cfg.method)  # [rows, frames, ...]
         images = torch.cat([render(generator, chunk.to(device), space, psi=cfg.psi).float().cpu()
                             for chunk in latents.flatten(0, 1).split(cfg.batch_size)])

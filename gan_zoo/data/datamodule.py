@@ -28,14 +28,16 @@ class GANDataModule(L.LightningDataModule):
         drop_last: bool = True,  # keep every batch the same size (BatchNorm, EMA decay)
         seed: int = 0,  # the order of the images in every epoch follows from it
         holdout: int = 0,  # images kept out of training (a fixed random subset), for copying checks; 0 = none
+        num_classes: int = 0,  # classes of the labels a conditional model is given (gan_zoo.contract); 0 = none
     ):
         super().__init__()
         if channels not in (1, 3):
             raise UserError(f"data.channels must be 1 or 3, got {channels}")
         self.resolution, self.channels, self.batch_size = resolution, channels, batch_size
         self.num_workers, self.drop_last, self.seed = num_workers, drop_last, seed
+        self.num_classes = num_classes
         self.batches_served = 0  # batches handed to the training step in the current epoch
-        self.batch_size_fn = None  # set by train.py when a schedule sets the batch size: () -> int, per epoch
+        self.batch_size_fn = None  # set by a schedule that sets the batch size (PGGAN's): () -> int, per epoch
         self.epoch_batch_size = batch_size  # the batch size of the current epoch
         self._resume_batch_size, self._resume = None, None  # _resume: (epoch, items) to start the sampler at
         self._dataset_factory = dataset
@@ -92,7 +94,7 @@ class GANDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict) -> None:
         self._served_epoch, self.batches_served = state["epoch"], state["batches_served"]
         batch_size = state.get("batch_size", self.batch_size)
-        self._resume_batch_size = batch_size if self.batch_size_fn is not None else None
+        self._resume_batch_size = batch_size  # the rest of that epoch keeps its batch size (a schedule's, e.g.)
         self._resume = (state["epoch"], state["batches_served"] * batch_size)  # items into this process's share
         if hasattr(self, "sampler"):
             self.sampler.resume(*self._resume)

@@ -11,11 +11,9 @@ from pathlib import Path
 from PIL import Image
 
 from gan_zoo.data.datamodule import held_out_indices
-from gan_zoo.data.embedded import load_embedded_images
+from gan_zoo.data.embedded import CLASSES, load_embedded_images
 from gan_zoo.errors import UserError
 from gan_zoo.files import save_png
-
-CLASSES = ("t_shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot")
 
 
 def export_embedded(out: str, classes: list[str], num: int, holdout: int = 0) -> dict[str, Path]:

@@ -16,7 +16,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from gan_zoo.data.transforms import decode_transform, to_unit_range
+from gan_zoo.data.transforms import MAX_RESIZED_PIXELS, decode_transform, resized_pixels, to_unit_range
 from gan_zoo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,20 @@ def _why(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _check(path: Path) -> str | None:
-    """Why `path` is not a usable image (by its header and structure), or None if it is."""
+def check_image(path: Path, resolution: int) -> str | None:
+    """Why `path` is not a usable image (by its header and structure, and its size once resized to `resolution`),
+    or None if it is."""
     if path.stat().st_size == 0:
         return "empty file"
     try:
         with Image.open(path) as image:
             image.verify()
+            size = image.size
     except DECODE_ERRORS as e:
         return _why(e)
+    if (pixels := resized_pixels(size, resolution)) > MAX_RESIZED_PIXELS:
+        return (f"{size[0]} x {size[1]} pixels would be {pixels:.3g} once its short side is resized to {resolution} "
+                f"(over {MAX_RESIZED_PIXELS:.3g}): crop it to a less elongated shape")
     return None
 
 
@@ -71,7 +76,7 @@ class ImageFolder(Dataset):
         if not files:
             raise UserError(f"no images in '{self.root}': expected image files (.png, .jpg, .webp, .bmp, .gif, .tif, "
                             "...), searched recursively")
-        bad = [(p, why) for p in files if (why := _check(p)) is not None]
+        bad = [(p, why) for p in files if (why := check_image(p, resolution)) is not None]
         good = [p for p in files if p not in {b for b, _ in bad}]
         self.decode, self.to_float = decode_transform(resolution, channels), to_unit_range(channels)
         self.cache = None  # uint8 [N, C, R, R]
@@ -126,3 +131,25 @@ class ImageFolder(Dataset):
     def __getitem__(self, index: int):
         image = self.cache[index] if self.cache is not None else self._load_any(index)
         return self.to_float(image), 0
+
+
+def read_images(folder: str, resolution: int, channels: int, key: str = "images") -> tuple[torch.Tensor, list[Path]]:
+    """Every readable image under `folder` (or the one image file `folder`) as [N, C, R, R] in [-1, 1], with the
+    training loader's resizing, cropping and bad-file handling, and the files they came from. `key` names the
+    setting in error messages."""
+    from gan_zoo.data.transforms import image_transform
+
+    path = Path(folder).expanduser()
+    if path.is_file():
+        if (why := check_image(path, resolution)) is not None:
+            raise UserError(f"{key}='{path}' is not a usable image ({why}): give an image file or a folder of images")
+        try:
+            with Image.open(path) as image:
+                return image_transform(resolution, channels)(image)[None], [path]
+        except DECODE_ERRORS as e:
+            raise UserError(f"{key}='{path}' is not a readable image ({type(e).__name__}): give an image file or a "
+                            "folder of images") from e
+    if not path.is_dir():
+        raise UserError(f"{key}='{path}': no such folder or file (give a folder of images or one image)")
+    dataset = ImageFolder(str(path), resolution, channels, cache_mib=float("inf"))  # all decoded now: bad files found
+    return dataset.images(), list(dataset.files)

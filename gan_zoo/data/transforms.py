@@ -31,6 +31,18 @@ class ToMode:
         return to_mode(image, self.channels)
 
 
+# The most pixels an image may have once its short side is resized to the resolution (Pillow's limit for a
+# decoded image, ~89 M): a 1 x 20,000,000 strip passes Pillow's check but would be resized to 16 x 320,000,000.
+MAX_RESIZED_PIXELS = 89_478_485
+
+
+def resized_pixels(size: tuple[int, int], resolution: int) -> int:
+    """Pixels of an image of `size` (width, height) once decode_transform resizes its short side to `resolution`
+    (before the crop)."""
+    short, long = sorted(size)
+    return resolution * round(resolution * long / max(short, 1))
+
+
 def decode_transform(resolution: int, channels: int) -> v2.Compose:
     """PIL image -> uint8 [C, R, R]: the short side resized to `resolution`, center-cropped to a square."""
     return v2.Compose([ToMode(channels), v2.PILToTensor(), v2.Resize(resolution, antialias=True),

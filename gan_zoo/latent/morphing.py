@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from gan_zoo.contract import device_of
 from gan_zoo.errors import UserError
 from gan_zoo.latent.spaces import interpolate, render
 
@@ -33,6 +34,12 @@ def _match(name: str, files: list[str], where: str) -> int:
     return hits[0]
 
 
+def check_pairing(pairing: str) -> None:
+    """A UserError unless `pairing` is nearest, all, or an existing CSV file."""
+    if pairing not in ("nearest", "all") and not Path(pairing).expanduser().is_file():
+        raise UserError(f"pairing={pairing!r}: choose nearest, all, or a CSV file with columns start,end")
+
+
 def pair(pairing: str, start: torch.Tensor, end: torch.Tensor, start_files: list[str], end_files: list[str]) -> Pairs:
     """Pairs of (start index, end index) by `pairing`: nearest, all, or a CSV file of start,end."""
     if pairing == "all":
@@ -43,9 +50,8 @@ def pair(pairing: str, start: torch.Tensor, end: torch.Tensor, start_files: list
         cost = torch.cdist(start.flatten(1).double(), end.flatten(1).double())
         rows, cols = linear_sum_assignment(cost.numpy())
         return Pairs(rows.tolist(), cols.tolist())
+    check_pairing(pairing)
     path = Path(pairing).expanduser()
-    if not path.is_file():
-        raise UserError(f"pairing={pairing!r}: choose nearest, all, or a CSV file with columns start,end")
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or not {"start", "end"} <= set(reader.fieldnames):
@@ -61,7 +67,7 @@ def pair(pairing: str, start: torch.Tensor, end: torch.Tensor, start_files: list
 def intermediates(generator, start: torch.Tensor, end: torch.Tensor, pairs: Pairs, ts: list[float], space: str,
                   method: str, batch_size: int = 64) -> torch.Tensor:
     """Images [pairs, T, C, H, W] at each t of `ts` between each pair's latents."""
-    device = next(generator.parameters()).device
+    device = device_of(generator)
     latents = interpolate(start[pairs.start], end[pairs.end], torch.tensor(ts), method)  # [P, T, ...]
     images = torch.cat([render(generator, chunk.to(device), space).float().cpu()
                         for chunk in latents.flatten(0, 1).split(batch_size)])

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_zoo.contract import device_of
 from gan_zoo.errors import UserError
-from gan_zoo.latent.spaces import check_space, render
+from gan_zoo.latent.spaces import SPACES, render
 
 
 @dataclass
@@ -55,10 +56,10 @@ def _noise_regularisation(noise: list) -> torch.Tensor:
 
 @torch.no_grad()
 def _w_statistics(generator: nn.Module, samples: int = 10_000, seed: int = 0) -> tuple[torch.Tensor, float]:
-    device = next(generator.parameters()).device
+    device = device_of(generator)
     z = torch.randn(samples, generator.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     w = generator.mapping(z)
-    w_avg = generator.mapping.w_avg.to(w) if generator.mapping.w_avg.abs().sum() > 0 else w.mean(0)
+    w_avg = generator.w_avg.to(w) if generator.w_avg.abs().sum() > 0 else w.mean(0)
     return w_avg, float((w - w_avg).square().sum(1).mean().sqrt())
 
 
@@ -70,7 +71,7 @@ def _best_starts(generator, targets, distance, starts: int, rng: torch.Generator
     return candidates[scores.argmin(0), torch.arange(n)]
 
 
-def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_weight, starts, w_stats):
+def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_weight, starts, w_stats, progress):
     n, device = len(targets), targets.device
     rng = torch.Generator().manual_seed(seed)
     noise = None
@@ -80,8 +81,7 @@ def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_w
     else:
         w_avg, w_std = w_stats
         latent = w_avg[None].repeat(n, 1) if space == "w" else w_avg[None, None].repeat(n, generator.num_ws, 1)
-        noise = [torch.randn(n, 1, layer.noise_const.shape[0], layer.noise_const.shape[1], generator=rng).to(device)
-                 for layer in generator.convs]
+        noise = [torch.randn(n, 1, *shape, generator=rng).to(device) for shape in generator.noise_shapes]
         for nmap in noise:
             nmap.requires_grad_(True)
     latent = latent.clone().requires_grad_(True)
@@ -100,8 +100,10 @@ def _project_batch(generator, targets, space, distance, steps, lr, seed, noise_w
         if noise is not None:
             loss = loss + noise_weight * _noise_regularisation(noise).sum()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward(inputs=[latent, *(noise or [])])  # the latents' gradients only: the generator is left as it is
         optimizer.step()
+        if progress:
+            progress(1)
         with torch.no_grad():
             if space == "z":  # back onto the prior's shell
                 latent.mul_(math.sqrt(latent.shape[1]) / latent.norm(dim=1, keepdim=True))
@@ -131,26 +133,34 @@ class Projector:
         from gan_zoo.latent.distances import PixelDistance
 
         self.distance = self.distance or PixelDistance()
+        if self.space not in SPACES:
+            raise UserError(f"space={self.space!r}: choose one of {', '.join(SPACES)}")
         for key, low in (("steps", 1), ("batch_size", 1), ("starts", 1)):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
                 raise UserError(f"projection.{key}={getattr(self, key)!r}: must be an integer >= {low}")
+        number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+        if self.lr is not None and not (number(self.lr) and self.lr > 0):
+            raise UserError(f"projection.lr={self.lr!r}: must be a number > 0 (null = 0.05 in z, 0.1 in w)")
+        if not (number(self.noise_weight) and self.noise_weight >= 0):
+            raise UserError(f"projection.noise_weight={self.noise_weight!r}: must be a number >= 0")
+
+    def total_steps(self, images: int) -> int:
+        """The optimisation steps that projecting `images` images takes (what a progress bar counts)."""
+        return -(-images // self.batch_size) * self.steps
 
     def __call__(self, generator: nn.Module, targets: torch.Tensor,
                  progress: Callable[[int], None] | None = None) -> Projection:
-        """Latents for target images [N, C, R, R] in [-1, 1] (the generator's resolution and channels);
-        `progress(n)` is called after each batch."""
-        check_space(generator, self.space)
+        """Latents for target images [N, C, R, R] in [-1, 1] (the generator's resolution and channels), the generator
+        in eval mode and offering the space (gan_zoo.latent.spaces.check_space: the workflows check it once, before
+        any work); `progress(1)` is called after each optimisation step: `steps` per batch of `batch_size` images."""
         lr = self.lr if self.lr is not None else (0.05 if self.space == "z" else 0.1)
-        device = next(generator.parameters()).device
-        generator.eval().requires_grad_(False)
-        self.distance.to(device)
+        device = device_of(generator)
+        self.distance.to(device)  # the projector's own
         w_stats = _w_statistics(generator, seed=self.seed) if self.space != "z" else None  # once, not per batch
         parts = []
         for i, batch in enumerate(targets.split(self.batch_size)):
             parts.append(_project_batch(generator, batch.to(device), self.space, self.distance, self.steps, lr,
-                                        self.seed + i, self.noise_weight, self.starts, w_stats))
-            if progress:
-                progress(len(batch))
+                                        self.seed + i, self.noise_weight, self.starts, w_stats, progress))
         latents, final, start, images, noise = zip(*parts)
         return Projection(torch.cat(latents).cpu(), self.space, torch.cat(final).cpu(), torch.cat(start).cpu(),
                           torch.cat(images).float().cpu(),

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan_zoo.contract import has_style_space, truncate
 from gan_zoo.errors import UserError
 from gan_zoo.files import read, save
 
@@ -17,36 +18,34 @@ SPACES = ("z", "w", "w_plus")
 METHODS = ("slerp", "lerp")
 
 
-def has_w(generator: nn.Module) -> bool:
-    """Whether the generator has a mapping network (the contract's `has_w`, gan_zoo.networks)."""
-    return getattr(generator, "has_w", False)
-
-
 def check_space(generator: nn.Module, space: str) -> None:
     if space not in SPACES:
         raise UserError(f"space={space!r}: choose one of {', '.join(SPACES)}")
-    if space != "z" and not has_w(generator):
+    if space != "z" and not has_style_space(generator):
         raise UserError(f"space={space}: {type(generator).__module__}.{type(generator).__name__} has no mapping "
                         "network (w and w_plus belong to StyleGAN-style generators); use space=z")
 
 
-def from_z(generator: nn.Module, z: torch.Tensor, space: str, psi: float = 1.0) -> torch.Tensor:
-    """Latents in `space` for prior samples z [N, latent_dim]."""
-    check_space(generator, space)
+def from_z(generator: nn.Module, z: torch.Tensor, space: str, psi: float = 1.0,
+           c: torch.Tensor | None = None) -> torch.Tensor:
+    """Latents in `space` for prior samples z [N, latent_dim] (and labels c of a conditional generator)."""
     if space == "z":
         return z
-    w = generator.styles(z, psi)[:, 0]  # [N, w_dim] (no mixing: eval mode)
+    w = truncate(generator, generator.mapping(z, c), psi)  # [N, w_dim]
     return w if space == "w" else w[:, None].repeat(1, generator.num_ws, 1)
 
 
 def render(generator: nn.Module, latents: torch.Tensor, space: str, noise: list | None = None,
-           noise_mode: str = "const", psi: float = 1.0) -> torch.Tensor:
+           noise_mode: str = "const", psi: float = 1.0, c: torch.Tensor | None = None) -> torch.Tensor:
     """Images [N, C, R, R] in about [-1, 1] from latents in `space` (differentiable: projection uses it).
-    StyleGAN's per-pixel noise is the generator's fixed noise unless `noise` maps are given; `psi` truncates z."""
+    A style-space generator's per-pixel noise is its fixed noise unless `noise` maps are given; `psi` truncates z;
+    c: the labels of a conditional generator (z only: w already holds them)."""
+    if space == "z" and not has_style_space(generator):
+        return generator(latents) if c is None else generator(latents, c)
     if space == "z":
-        return generator(latents, psi=psi, noise_mode=noise_mode) if has_w(generator) else generator(latents)
+        latents, space = from_z(generator, latents, "w", psi, c), "w"
     ws = latents[:, None].expand(-1, generator.num_ws, -1) if space == "w" else latents
-    return generator.synthesis(ws, noise_mode=noise_mode, noise=noise)
+    return generator.synthesis(ws, noise=noise, noise_mode=noise_mode)
 
 
 def interpolate(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, method: str = "slerp") -> torch.Tensor:
@@ -88,12 +87,20 @@ def _is_latents_record(record) -> bool:
     """Whether a file's content has the fields and types save_latents writes."""
     if not isinstance(record, dict) or not {"latents", "space", "model", "files"} <= set(record):
         return False
-    model, latents, noise = record["model"], record["latents"], record.get("noise")
+    model, latents, noise, files = record["model"], record["latents"], record.get("noise"), record["files"]
     return (isinstance(latents, torch.Tensor) and latents.is_floating_point() and latents.dim() >= 2
             and record["space"] in SPACES and isinstance(model, dict)
             and all(isinstance(model.get(k), str) for k in ("identity", "source"))
-            and isinstance(record["files"], list) and all(isinstance(f, str) for f in record["files"])
+            and isinstance(files, list) and all(isinstance(f, str) for f in files)
+            and len(files) in (0, len(latents))  # the image each latent was projected from, or none
             and (noise is None or (isinstance(noise, list) and all(isinstance(n, torch.Tensor) for n in noise))))
+
+
+def latent_shape(generator: nn.Module, space: str) -> tuple[int, ...]:
+    """The shape of one latent of `generator` in `space`."""
+    if space == "z":
+        return (generator.latent_dim,)
+    return (generator.w_dim,) if space == "w" else (generator.num_ws, generator.w_dim)  # (the contract's names)
 
 
 def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
@@ -101,9 +108,18 @@ def load_latents(path: str | Path, generator: nn.Module | None = None) -> dict:
     path = Path(path).expanduser()
     record = read(path, "latents file", ": project the images again with gan-zoo-project")
     if not _is_latents_record(record):
-        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project): "
+        raise UserError(f"'{path}' is not a gan_zoo latents file (written by gan-zoo-project or gan_zoo.api.project_folder): "
                         "project the images again with gan-zoo-project")
+    if not torch.isfinite(record["latents"]).all():
+        raise UserError(f"'{path}' holds latents that are NaN or infinite: a damaged file; project the images again "
+                        "with gan-zoo-project")
     if generator is not None and record["model"]["identity"] != identity(generator):
         raise UserError(f"'{path}' holds latents of another generator ({record['model']['source']}): project the "
                         "images with this checkpoint first (gan-zoo-project), or give the checkpoint they came from")
+    if generator is not None:
+        check_space(generator, record["space"])
+        shape, expected = list(record["latents"].shape[1:]), list(latent_shape(generator, record["space"]))
+        if shape != expected:
+            raise UserError(f"'{path}' holds latents of shape {shape} in {record['space']}, but this generator's are "
+                            f"{expected}: a damaged file; project the images again with gan-zoo-project")
     return record

@@ -26,7 +26,8 @@ def _resident_high_water_mark_gib() -> float:
 class MetricsCallback(L.Callback):
     """Logs `metrics/<fid|kid|is>_<extractor>` (CSV, wandb, progress bar) and appends each result with
     its protocol to <run_dir>/metrics.jsonl. Real features are computed (or read from the cache) once,
-    at the start of fit. Under DDP every process generates its share of the fake images; the features
+    at the start of fit, from the training data or from `real_data` (a small-data study scores against the
+    images it did not train on; the protocol records which, so gan-zoo-compare never mixes the two). Under DDP every process generates its share of the fake images; the features
     are gathered and the metrics computed once, on rank 0, then broadcast."""
 
     def __init__(
@@ -35,12 +36,13 @@ class MetricsCallback(L.Callback):
         run_dir: str,  # where metrics.jsonl goes
         every_n_epochs: int = 1,
         generators: tuple = ("ema",),  # which generators: ema (the averaged one), raw (the trained one), or both
+        real_data=None,  # a data module whose images are the real set (images not trained on), None = the training data
     ):
         if not generators or set(generators) - {"ema", "raw"} or list(generators)[0] != "ema":
             raise UserError(f"metrics.evaluate.generators={list(generators)}: use [ema] or [ema,raw] (the EMA "
                             "generator is always scored: the best checkpoint and the progress bar follow it)")
         self.generators, self.evaluator, self.every_n_epochs = list(generators), evaluator, every_n_epochs
-        self.run_dir, self.real = Path(run_dir), None
+        self.run_dir, self.real, self.real_data = Path(run_dir), None, real_data
         refuse_link(self.run_dir / "metrics.jsonl", "metrics file")  # now, not after the first epoch's training
         self.train_seconds = 0.0  # before this process's start: the earlier sessions of a resumed run
         self.peak_memory_gib = 0.0
@@ -72,7 +74,7 @@ class MetricsCallback(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            data = trainer.datamodule
+            data = self.real_data if self.real_data is not None else trainer.datamodule
             self.real = self.evaluator.real_features(data.dataset, data.identity(), pl_module.device)
         trainer.strategy.barrier()
 
@@ -80,12 +82,16 @@ class MetricsCallback(L.Callback):
         last = trainer.should_stop or trainer.current_epoch + 1 == trainer.max_epochs  # a budget or the last epoch
         if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
             return
-        networks = {"ema": pl_module.generator_ema, "raw": pl_module.generator}
-        results = {which: self._evaluate(trainer, pl_module, networks[which]) for which in self.generators}
+        networks = {"ema": pl_module.generator_ema.module, "raw": pl_module.generator}
+        results = {}
+        for which in self.generators:  # each generator in eval mode while it is scored, then as it was
+            training = networks[which].training
+            results[which] = self._evaluate(trainer, pl_module, networks[which].eval())
+            networks[which].train(training)
         if trainer.is_global_zero:
             record = {"epoch": trainer.current_epoch, "kimg": pl_module.images_seen.item() / 1000,
                       "metrics": results["ema"], **({"metrics_raw": results["raw"]} if "raw" in results else {}),
-                      "protocol": self.evaluator.protocol(len(self.real)),
+                      "protocol": self.evaluator.protocol(len(self.real)) | {"real_data": self.real_data_identity()},
                       "train_seconds": round(self._seconds_so_far(), 1), "peak_memory_gib": round(self._peak_memory(), 3)}
             append_text(self.run_dir / "metrics.jsonl", json.dumps(record) + "\n", "metrics file")
         results = trainer.strategy.broadcast(results, src=0)
@@ -95,10 +101,14 @@ class MetricsCallback(L.Callback):
                 logged = f"metrics/{key}_{name}" if which == "ema" else f"metrics/{key}_raw_{name}"
                 pl_module.log(logged, torch.tensor(value), prog_bar=logged == f"metrics/fid_{name}", on_epoch=True)
 
+    def real_data_identity(self) -> dict | None:
+        """What the real set is when it is not the training data (None: the training data's images)."""
+        return None if self.real_data is None else self.real_data.identity()
+
     def _evaluate(self, trainer, pl_module, generator) -> dict | None:
         """The metrics of one generator (on rank 0; None elsewhere): every process generates its share."""
-        features, logits = self.evaluator.fake_features(generator, pl_module.latent_dim, pl_module.device,
-                                                        trainer.global_rank, trainer.world_size)
+        features, logits = self.evaluator.fake_features(generator, pl_module.device, trainer.global_rank,
+                                                        trainer.world_size)
         if trainer.world_size > 1:  # [world, n, D] -> [world * n, D]; the shares are equal-sized chunks
             features = pl_module.all_gather(features.to(pl_module.device)).flatten(0, 1).cpu()
             if logits is not None:

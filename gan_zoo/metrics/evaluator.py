@@ -21,8 +21,10 @@ import torch
 from torch import nn
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
+from gan_zoo.contract import call, num_classes, random_labels
 from gan_zoo.errors import UserError
 from gan_zoo.files import read, save
+from gan_zoo.metrics.features import batches_of, features_of
 from gan_zoo.metrics.prdc import prdc
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,6 @@ def _finite(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def quantize(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float images -> uint8 [0, 255], as an image file would store them."""
-    return ((images.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
 class Evaluator:
     def __init__(
         self,
@@ -93,11 +90,6 @@ class Evaluator:
                 "resize": self.extractor.resize, "quantization": "uint8, real and fake alike", "num_real": num_real,
                 "num_fake": self.num_fake, "real_split": self.real_split, "seed": self.seed, "prdc_k": self.prdc_k}
 
-    @torch.no_grad()
-    def _extract(self, images: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor | None]:
-        features, logits = self.extractor.to(device)(quantize(images).to(device))
-        return features.float().cpu(), (logits.float().cpu() if logits is not None else None)
-
     def real_features(self, dataset, data_id: dict, device="cpu") -> torch.Tensor:
         """Features [num_real, D] of a fixed random subset of `dataset`, from the cache when there."""
         n = min(self.num_real, len(dataset))
@@ -119,12 +111,7 @@ class Evaluator:
 
     def dataset_features(self, dataset, indices: torch.Tensor, device="cpu") -> tuple:
         """(features, logits | None) of the images `dataset[i][0]` for i in `indices`, read in batches."""
-        return self._extract_all((torch.stack([dataset[int(i)][0] for i in idx])  # [B, C, H, W] in [-1, 1]
-                                  for idx in indices.split(self.batch_size)), device)
-
-    def _extract_all(self, batches, device) -> tuple:
-        features, logits = zip(*(self._extract(images, device) for images in batches))
-        return torch.cat(features), (torch.cat(logits) if logits[0] is not None else None)
+        return features_of(self.extractor.to(device), batches_of(dataset, self.batch_size, indices), device)
 
     def _cached(self, path: Path, key: str, dataset, order: torch.Tensor, device) -> torch.Tensor | None:
         """The features in a cache file (of the images dataset[order]) if it passes every check of the module's
@@ -163,17 +150,20 @@ class Evaluator:
         return bool((fresh - cached).abs().max() <= CACHE_TOLERANCE * cached.abs().max().clamp_min(1e-12))
 
     @torch.no_grad()
-    def fake_features(self, generator: nn.Module, latent_dim: int, device, rank: int = 0, world_size: int = 1):
-        """(features, logits) of this process's share of `num_fake` generated images."""
+    def fake_features(self, generator: nn.Module, device, rank: int = 0, world_size: int = 1):
+        """(features, logits) of this process's share of `num_fake` generated images (the generator contract:
+        latent_dim, num_classes; a conditional generator's classes are drawn uniformly, with their own seed). The
+        caller puts the generator in eval mode."""
         share = -(-self.num_fake // world_size)  # equal shares (all_gather needs equal sizes); rank 0 trims the excess
-        z = torch.randn(self.num_fake, latent_dim, generator=torch.Generator().manual_seed(self.seed + 1))
-        z = torch.cat([z, z[: share * world_size - self.num_fake]])[rank * share : (rank + 1) * share]
-        was_training = generator.training
-        generator.eval()
-        try:
-            return self._extract_all((_finite(generator(zb.to(device))) for zb in z.split(self.batch_size)), device)
-        finally:
-            generator.train(was_training)
+        z = torch.randn(self.num_fake, generator.latent_dim, generator=torch.Generator().manual_seed(self.seed + 1))
+        c = random_labels(self.num_fake, num_classes(generator), torch.Generator().manual_seed(self.seed + 2))
+        pad = share * world_size - self.num_fake
+        z = torch.cat([z, z[:pad]])[rank * share : (rank + 1) * share]
+        c = None if c is None else torch.cat([c, c[:pad]])[rank * share : (rank + 1) * share]
+        labels = c.split(self.batch_size) if c is not None else [None] * len(z)
+        images = (_finite(call(generator, zb.to(device), None if cb is None else cb.to(device)))
+                  for zb, cb in zip(z.split(self.batch_size), labels))
+        return features_of(self.extractor.to(device), images, device)
 
     def compute(self, real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None) -> dict:
         """{"fid", "kid", "kid_std", "is", "is_std" (only with logits), "precision", "recall", "density", "coverage"}."""
@@ -186,19 +176,9 @@ class Evaluator:
         if not torch.isfinite(real).all():
             raise UserError("the real images' features are not finite (NaN or Inf): nothing was scored; check the "
                             "extractor's weights")
-        dim = real.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            fid = FrechetInceptionDistance(feature=_Passthrough(dim), sync_on_compute=False)
-            subset = min(self.kid_subset_size, len(real), len(fake))
-            kid = KernelInceptionDistance(feature=_Passthrough(dim), subset_size=subset, subsets=self.kid_subsets,
-                                          sync_on_compute=False)
-            for features, is_real in ((real, True), (fake, False)):
-                for chunk in features.split(self.batch_size):
-                    fid.update(chunk, real=is_real)
-                    kid.update(chunk, real=is_real)
-            kid_mean, kid_std = kid.compute()
-            results = {"fid": fid.compute().item(), "kid": kid_mean.item(), "kid_std": kid_std.item()}
+            results = _fid_kid(real, fake, self.kid_subset_size, self.kid_subsets, self.batch_size)
             if fake_logits is not None:
                 inception_score = InceptionScore(feature=_Passthrough(fake_logits.shape[1]), splits=self.is_splits,
                                                  sync_on_compute=False)
@@ -208,3 +188,26 @@ class Evaluator:
         if self.prdc_k:
             results |= prdc(real, fake, self.prdc_k)
         return results
+
+
+def _fid_kid(real: torch.Tensor, fake: torch.Tensor, kid_subset_size: int, kid_subsets: int, batch_size: int) -> dict:
+    """torchmetrics' FID and KID of two feature sets (KID's subsets drawn from the global RNG: seed it first)."""
+    dim = real.shape[1]
+    fid = FrechetInceptionDistance(feature=_Passthrough(dim), sync_on_compute=False)
+    kid = KernelInceptionDistance(feature=_Passthrough(dim), subset_size=min(kid_subset_size, len(real), len(fake)),
+                                  subsets=kid_subsets, sync_on_compute=False)
+    for features, is_real in ((real, True), (fake, False)):
+        for chunk in features.split(batch_size):
+            fid.update(chunk, real=is_real)
+            kid.update(chunk, real=is_real)
+    kid_mean, kid_std = kid.compute()
+    return {"fid": fid.compute().item(), "kid": kid_mean.item(), "kid_std": kid_std.item()}
+
+
+def set_distances(features: torch.Tensor, reference: torch.Tensor, seed: int = 0) -> dict:
+    """FID and KID of a set of features against a reference set (the evaluator's definitions and defaults; no
+    protocol, no PRDC): morph's distances between real and generated sets."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        result = _fid_kid(reference, features, kid_subset_size=1000, kid_subsets=100, batch_size=100)
+    return {"fid": result["fid"], "kid": result["kid"]}

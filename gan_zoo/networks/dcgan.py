@@ -29,6 +29,8 @@ def _init_weights(module: nn.Module) -> None:
 
 
 class Generator(nn.Module):
+    num_classes = 0  # unconditional (gan_zoo.contract)
+
     def __init__(
         self,
         resolution: int,  # output height = width, a power of two >= 8 (from the data)
@@ -51,7 +53,7 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z[:, :, None, None])  # [N, C, R, R]
 
 
@@ -75,5 +77,10 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).flatten()  # [N]
+
+    def blocks_from_image(self) -> list[nn.Module]:
+        """Each stride-2 stage (conv, BatchNorm, LeakyReLU), the image's first; the output conv is the head (contract)."""
+        starts = [i for i, layer in enumerate(self.net) if isinstance(layer, nn.Conv2d)]
+        return [self.net[a:b] for a, b in zip(starts[:-1], starts[1:])]

@@ -40,6 +40,8 @@ class _Network(nn.Module):
 
 
 class Generator(_Network):
+    num_classes = 0  # unconditional (gan_zoo.contract)
+
     def __init__(
         self,
         resolution: int,  # final output size, a power of two (from the data)
@@ -65,7 +67,7 @@ class Generator(_Network):
         self.to_rgb = nn.ModuleList([EqualizedConv2d(w[level], channels, 1, gain=1) for level in range(self.max_level + 1)])
         self.norm = PixelNorm()
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         level, alpha = self.current()
         x = self.dense(self.norm(z)).reshape(len(z), self.widths[0], 4, 4)  # [N, C0, 4, 4]
         previous = None
@@ -104,7 +106,7 @@ class Discriminator(_Network):
                 nn.AvgPool2d(2),
             ))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         level, alpha = self.current()
         x = F.avg_pool2d(images, 2 ** (self.max_level - level)) if level < self.max_level else images  # [N, C, R_L, R_L]
         h = self.from_rgb[level](x)
@@ -114,3 +116,14 @@ class Discriminator(_Network):
         for i in range(level, -1, -1):
             h = self.blocks[i](h)
         return h.flatten()  # [N]
+
+    def blocks_from_image(self) -> list[nn.Module]:
+        """The levels from the top down, every fromRGB with the first; level 0 (4x4, with the logit) is the head."""
+        top = nn.ModuleList([self.from_rgb, self.blocks[self.max_level]])
+        return [top, *(self.blocks[level] for level in range(self.max_level - 1, 0, -1))][: self.max_level]
+
+
+def level_of(key: str) -> int | None:
+    """The level a state-dict key of these networks belongs to (blocks.L, to_rgb.L, from_rgb.L), None for the rest."""
+    parts = key.split(".")
+    return int(parts[1]) if len(parts) > 2 and parts[0] in ("blocks", "to_rgb", "from_rgb") else None

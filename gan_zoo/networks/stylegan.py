@@ -44,7 +44,7 @@ class MappingNetwork(nn.Module):
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         w = self.net(z)  # [N, w_dim]
         if self.training:  # track the average w (never used for truncation while training)
             self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, self.w_avg_beta))
@@ -54,7 +54,7 @@ class MappingNetwork(nn.Module):
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk; demodulated w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps).
 
-    Two ways to compute it, equal up to float rounding (tests/test_stylegan_modconv.py):
+    Two ways to compute it, equal up to float rounding (tests/test_stylegan.py):
     fused: one grouped convolution of per-image weights (groups=N); non-fused: scale the input channels by s,
     convolve the whole batch with the shared weight, scale the output channels by the demodulation
     coefficients d_j = 1 / sqrt(sum_ik (s_i w_ijk)^2 + eps). `fused=None` picks per call as measured on CPU
@@ -127,7 +127,9 @@ class ToRGB(nn.Module):
 
 
 class Generator(nn.Module):
-    has_w = True  # the generator contract: a mapping network (w, w_plus spaces; psi truncation)
+    """Meets the generator contract and its style space (gan_zoo.contract)."""
+
+    num_classes = 0  # unconditional
 
     def __init__(
         self,
@@ -146,6 +148,7 @@ class Generator(nn.Module):
         if resample not in RESAMPLE:
             raise UserError(f"model.generator.resample={resample!r}: use one of {', '.join(RESAMPLE)}")
         self.latent_dim, self.resolution, self.channels, self.mixing_prob = latent_dim, resolution, channels, mixing_prob
+        self.w_dim = w_dim
         levels = _levels(resolution)
         widths = [min(fmap_max, fmap_base // (4 * 2**i)) for i in range(levels + 1)]
         self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers)
@@ -160,23 +163,33 @@ class Generator(nn.Module):
             self.to_rgbs.append(ToRGB(widths[i], channels, w_dim, conv_clamp))
         self.num_ws = len(self.convs) + 1  # conv layer j reads ws[:, j]; toRGB at level i reads the w after its convs
 
+    @property
+    def w_avg(self) -> torch.Tensor:
+        """[w_dim] the tracked average w (a buffer of the mapping network)."""
+        return self.mapping.w_avg
+
+    @property
+    def noise_shapes(self) -> list[tuple[int, int]]:
+        """(H, W) of each conv layer's noise input, in the order synthesis takes `noise`."""
+        return [tuple(layer.noise_const.shape) for layer in self.convs]
+
     def mix_styles(self, w1: torch.Tensor, w2: torch.Tensor, crossover: int) -> torch.Tensor:
         """ws [N, num_ws, w_dim]: w1 for layers before `crossover`, w2 from it on."""
         ws = w1[:, None].repeat(1, self.num_ws, 1)
         ws[:, crossover:] = w2[:, None]
         return ws
 
-    def styles(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+    def styles(self, z: torch.Tensor, psi: float = 1.0, c: torch.Tensor | None = None) -> torch.Tensor:
         """ws for latents z, with style mixing while training and the truncation trick (psi < 1) otherwise."""
-        w = self.mapping(z)
+        w = self.mapping(z, c)
         if psi != 1:  # truncation: w_avg + psi (w - w_avg), never while training
             w = self.mapping.w_avg.to(w.dtype).lerp(w, psi)
         if self.training and self.mixing_prob > 0 and torch.rand([]).item() < self.mixing_prob:
             crossover = int(torch.randint(1, self.num_ws, []))
-            return self.mix_styles(w, self.mapping(torch.randn_like(z)), crossover)
+            return self.mix_styles(w, self.mapping(torch.randn_like(z), c), crossover)
         return w[:, None].repeat(1, self.num_ws, 1)
 
-    def synthesis(self, ws: torch.Tensor, noise_mode: str = "random", noise: list | None = None) -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, noise: list | None = None, noise_mode: str = "random") -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> images; `noise`: one map [N, 1, r, r] per conv layer (else by noise_mode)."""
         noise = noise or [None] * len(self.convs)
         x = self.const[None].expand(len(ws), -1, -1, -1)
@@ -190,9 +203,10 @@ class Generator(nn.Module):
                 + self.to_rgbs[level](x, ws[:, j + 2])  # skip architecture (StyleGAN2 Fig. 7b)
         return image  # [N, C, R, R]
 
-    def forward(self, z: torch.Tensor, psi: float = 1.0, noise_mode: str = "random", return_ws: bool = False):
-        ws = self.styles(z, psi)
-        image = self.synthesis(ws, noise_mode)
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0, noise_mode: str = "random",
+                return_ws: bool = False):
+        ws = self.styles(z, psi, c)
+        image = self.synthesis(ws, noise_mode=noise_mode)
         return (image, ws) if return_ws else image
 
 
@@ -252,10 +266,15 @@ class Discriminator(nn.Module):
                                  nn.Flatten(), EqualizedLinear(widths[0] * 16, widths[0]), act,
                                  EqualizedLinear(widths[0], 1, gain=1))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = self.from_rgb(images)
         if self.blocks[0][0].weight.is_contiguous(memory_format=torch.channels_last):  # fromRGB's 1x1 weight can't say
             x = x.contiguous(memory_format=torch.channels_last)
         for block, skip in zip(self.blocks, self.skips):
             x = (block(x) + skip(x)) * np.sqrt(0.5)
         return self.out(x).flatten()  # [N]
+
+    def blocks_from_image(self) -> list[nn.Module]:
+        """Each resolution's residual block with its skip, fromRGB with the first; `out` is the head (contract)."""
+        blocks = [nn.ModuleList([block, skip]) for block, skip in zip(self.blocks, self.skips)]
+        return [nn.ModuleList([self.from_rgb, *blocks[0]]), *blocks[1:]] if blocks else []

@@ -1,4 +1,4 @@
-"""Import facebookresearch/pytorch_GAN_zoo's pretrained PGAN generators into gan_zoo's PGGAN Generator.
+"""Import facebookresearch/pytorch_GAN_zoo's pretrained PGAN into gan_zoo's PGGAN Generator and Discriminator.
 
 Their checkpoints (as published for torch.hub) are `{"config": BaseConfig, "netG": ..., "netD": ..., "avgG": ...}`.
 Their equalized layers scale a layer's *output*, bias included, by He's constant c = sqrt(2 / fan_in):
@@ -8,6 +8,11 @@ Their alpha weighs the *old* level; ours weighs the new one: alpha_ours = 1 - al
 
 Layer map (theirs -> ours):  formatLayer -> dense;  groupScale0.0 -> blocks.0.2;
 scaleLayers.i.0 / .1 -> blocks.(i+1).1 / .4;  toRGBLayers.i -> to_rgb.i.
+Their DNet (netD):  fromRGBLayers.i -> from_rgb.i.0;  scaleLayers.i.0 / .1 -> blocks.(i+1).0 / .2;
+groupScaleZero.0 / .1 -> blocks.0.1 / .4;  decisionLayer -> blocks.0.6 (our output layer has gain 1).
+One difference stays: their minibatch standard deviation takes groups of consecutive images and the unbiased
+variance, ours (the paper's) strided groups and the biased one, so D's logits equal theirs except through that one
+feature (a D without it gets a zero weight for ours: then they are equal); fine-tuning adapts D to it.
 """
 import math
 from pathlib import Path
@@ -16,7 +21,7 @@ import torch
 
 from gan_zoo.errors import UserError
 from gan_zoo.files import read
-from gan_zoo.networks.progan import Generator
+from gan_zoo.networks.progan import Discriminator, Generator
 
 # The published checkpoints (their hubconf.py).
 URLS = {
@@ -88,21 +93,94 @@ def convert_state_dict(netG: dict, alpha: float = 0.0) -> tuple[Generator, dict]
     return generator, ours
 
 
-def load_pgan_generator(name_or_path: str, average: bool = True) -> Generator:
-    """pytorch_GAN_zoo's PGAN generator as a gan_zoo Generator (their averaged generator if `average`)."""
+def convert_discriminator_state_dict(netD: dict, alpha: float = 0.0, mbstd_group_size: int = 4) -> tuple:
+    """A gan_zoo Discriminator shaped like their DNet, and its state dict converted from `netD`."""
+    theirs = {k.replace(".module.", "."): v for k, v in netD.items()}
+    n_scales = 1 + len({k.split(".")[1] for k in theirs if k.startswith("scaleLayers.")})
+    widths = [theirs["groupScaleZero.0.weight"].shape[0]] + [theirs[f"scaleLayers.{i}.0.weight"].shape[0]
+                                                             for i in range(n_scales - 1)]
+    channels = theirs["fromRGBLayers.0.weight"].shape[1]
+    if theirs["decisionLayer.weight"].shape[0] != 1:
+        raise ValueError(f"a decision layer of {theirs['decisionLayer.weight'].shape[0]} outputs (a conditional "
+                         "PGAN): gan_zoo's PGGAN discriminator gives one logit")
+    discriminator = Discriminator(4 * 2 ** (n_scales - 1), channels, mbstd_group_size=mbstd_group_size, widths=widths)
+
+    def layer(their_name, our_name, our_scale):
+        w, b = theirs[f"{their_name}.weight"], theirs[f"{their_name}.bias"]
+        c = math.sqrt(2.0 / w[0].numel())
+        return {f"{our_name}.weight": w * (c / our_scale), f"{our_name}.bias": b * c}
+
+    blocks = discriminator.blocks
+    ours = {}
+    for i in range(n_scales):
+        ours |= layer(f"fromRGBLayers.{i}", f"from_rgb.{i}.0", discriminator.from_rgb[i][0].scale)
+    for i in range(n_scales - 1):
+        ours |= layer(f"scaleLayers.{i}.0", f"blocks.{i + 1}.0", blocks[i + 1][0].scale)
+        ours |= layer(f"scaleLayers.{i}.1", f"blocks.{i + 1}.2", blocks[i + 1][2].scale)
+    conv = theirs["groupScaleZero.0.weight"]
+    if conv.shape[1] == widths[0]:  # their D without minibatch stddev: our extra input channel gets a zero weight
+        theirs["groupScaleZero.0.weight"] = torch.cat([conv, conv.new_zeros(conv.shape[0], 1, *conv.shape[2:])], 1)
+        c_theirs = math.sqrt(2.0 / conv[0].numel())  # their scale was computed without the extra channel
+        ours |= {"blocks.0.1.weight": theirs["groupScaleZero.0.weight"] * (c_theirs / blocks[0][1].scale),
+                 "blocks.0.1.bias": theirs["groupScaleZero.0.bias"] * c_theirs}
+    else:
+        ours |= layer("groupScaleZero.0", "blocks.0.1", blocks[0][1].scale)
+    ours |= layer("groupScaleZero.1", "blocks.0.4", blocks[0][4].scale)
+    ours |= layer("decisionLayer", "blocks.0.6", blocks[0][6].scale)
+    ours["progress"] = torch.tensor(float(discriminator.max_level) - alpha)
+    return discriminator, ours
+
+
+def _read(name_or_path: str) -> tuple[Path, dict]:
     path = _fetch(name_or_path)
     with torch.serialization.safe_globals(_THEIR_CLASSES):
         checkpoint = read(path, "pytorch_GAN_zoo checkpoint", ": download it again")
-    key = "avgG" if average and isinstance(checkpoint, dict) and "avgG" in checkpoint else "netG"
-    netG = checkpoint.get(key) if isinstance(checkpoint, dict) else None
-    if not isinstance(netG, dict) or not all(isinstance(v, torch.Tensor) for v in netG.values()):
+    if not isinstance(checkpoint, dict):
+        raise UserError(f"'{path}' is not a pytorch_GAN_zoo PGAN checkpoint (it holds a {type(checkpoint).__name__}): "
+                        "give one of their published PGAN files")
+    return path, checkpoint
+
+
+def _state(checkpoint: dict, key: str, path: Path) -> dict:
+    state = checkpoint.get(key)
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"'{path}' is not a pytorch_GAN_zoo PGAN checkpoint (no '{key}' state dict of tensors in a "
                         f"{type(checkpoint).__name__}): give one of their published PGAN files")
+    return state
+
+
+def _alpha(checkpoint: dict) -> float:
     alpha = getattr(checkpoint.get("config"), "alpha", 0.0)
+    return float(alpha or 0.0) if isinstance(alpha, (int, float)) else 0.0
+
+
+def _converted(convert, state: dict, key: str, path: Path, alpha: float):
     try:
-        generator, state = convert_state_dict(netG, float(alpha or 0.0) if isinstance(alpha, (int, float)) else 0.0)
-        generator.load_state_dict(state)
+        network, converted = convert(state, alpha)
+        network.load_state_dict(converted)
     except (KeyError, IndexError, ValueError, RuntimeError, TypeError) as e:
-        raise UserError(f"'{path}': its '{key}' is not a PGAN generator's state dict ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0][:200] if str(e) else ''}); give one of their published PGAN files") from e
-    return generator.eval()
+        raise UserError(f"'{path}': its '{key}' is not a PGAN {'generator' if key != 'netD' else 'discriminator'}'s "
+                        f"state dict ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); give one "
+                        "of their published PGAN files") from e
+    return network.eval()
+
+
+def load_pgan(name_or_path: str) -> dict:
+    """Everything of a pytorch_GAN_zoo PGAN file: {"path", "generator" (netG), "average" (avgG, else netG),
+    "discriminator" (netD, None where the file has none)}, as gan_zoo networks in eval mode."""
+    path, checkpoint = _read(name_or_path)
+    alpha = _alpha(checkpoint)
+    parts = {"path": path, "generator": _converted(convert_state_dict, _state(checkpoint, "netG", path), "netG", path,
+                                                   alpha)}
+    parts["average"] = (_converted(convert_state_dict, _state(checkpoint, "avgG", path), "avgG", path, alpha)
+                        if checkpoint.get("avgG") else parts["generator"])
+    parts["discriminator"] = (_converted(convert_discriminator_state_dict, _state(checkpoint, "netD", path), "netD",
+                                         path, alpha) if checkpoint.get("netD") else None)
+    return parts
+
+
+def load_pgan_generator(name_or_path: str, average: bool = True) -> Generator:
+    """pytorch_GAN_zoo's PGAN generator as a gan_zoo Generator (their averaged generator if `average`)."""
+    path, checkpoint = _read(name_or_path)
+    key = "avgG" if average and "avgG" in checkpoint else "netG"
+    return _converted(convert_state_dict, _state(checkpoint, key, path), key, path, _alpha(checkpoint))

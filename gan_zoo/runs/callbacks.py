@@ -55,7 +55,7 @@ class SampleGrid(L.Callback):
         was_training = pl_module.generator_ema.training
         pl_module.generator_ema.eval()
         with torch.no_grad():
-            images = pl_module(pl_module.sample_z).float().cpu()  # [N, C, H, W] in [-1, 1]
+            images = pl_module(pl_module.sample_z, getattr(pl_module, "sample_c", None)).float().cpu()  # [N, C, H, W]
         pl_module.generator_ema.train(was_training)
         grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
         save_png(grid, self.out_dir / f"epoch_{trainer.current_epoch:04d}.png", "sample grid")
@@ -107,7 +107,7 @@ class ImagesPerSecond(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         seconds = self.last - self.epoch_start
-        if self.epoch_images:  # already counts every process's images; no sync_dist: see gan_zoo/console.py
+        if self.epoch_images:  # already counts every process's images; no sync_dist: see gan_zoo/commands/console.py
             pl_module.log("train/images_per_sec", self.epoch_images / seconds, on_step=False, on_epoch=True)
 
 

@@ -64,8 +64,9 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def newest_readable(candidates, exclude: Path | None = None) -> Path | None:
-    """The newest readable checkpoint among `candidates`; unreadable newer ones are skipped with a warning."""
-    for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
+    """The newest readable checkpoint among `candidates`; unreadable newer ones are skipped with a warning, links
+    to nothing (no checkpoint at all) without one."""
+    for path in sorted((p for p in candidates if p.exists()), key=lambda p: p.stat().st_mtime, reverse=True):
         if exclude is not None and path.resolve() == exclude.resolve():
             continue
         if is_readable(path):
@@ -81,18 +82,36 @@ def run_config(checkpoint: dict, path: str | Path) -> dict:
     return checkpoint["gan_zoo_config"]
 
 
-def epochs_of(checkpoint: dict) -> tuple[int, int]:
+def epochs_of(checkpoint: dict, path: str | Path = "the checkpoint") -> tuple[int, int]:
     """(the epoch its weights come from, 0-based: the last epoch trained, in part for a mid-epoch save; the
     number of whole epochs completed). The same epoch that metrics.jsonl and the file names give, whether
     the file was saved in an epoch's end hooks (Lightning's `epoch` field equals it) or after training
     ended (where that field is one more)."""
-    progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]
-    return progress["started"] - 1, progress["completed"]
+    try:
+        progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]
+        started, completed = progress["started"], progress["completed"]
+    except (KeyError, TypeError, IndexError):
+        started = completed = None
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (started, completed)):
+        raise UserError(f"'{path}' holds no training progress (loops.fit_loop.epoch_progress of whole epochs): "
+                        "not a checkpoint gan-zoo-train wrote, or a damaged one; give another checkpoint of the run")
+    return started - 1, completed
 
 
-def kimg_of(checkpoint: dict) -> float:
+def kimg_of(checkpoint: dict, path: str | Path = "the checkpoint") -> float:
     """Thousands of images the run had seen when the checkpoint was saved."""
-    return int(checkpoint["state_dict"]["images_seen"]) / 1000
+    seen = (checkpoint.get("state_dict") or {}).get("images_seen") if isinstance(checkpoint, dict) else None
+    if isinstance(seen, torch.Tensor) and seen.numel() == 1 and not seen.is_floating_point() \
+            and not seen.is_complex() and int(seen) >= 0:
+        return int(seen) / 1000
+    raise UserError(f"'{path}' holds no count of the images seen (state_dict.images_seen, a whole number >= 0; it "
+                    f"has {_described(seen)}): not a checkpoint gan-zoo-train wrote, or a damaged one")
+
+
+def _described(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {list(value.shape)}"
+    return "none" if value is None else f"a {type(value).__name__}"
 
 
 def ema_generator(checkpoint: dict, path: str | Path, which: str = "ema") -> torch.nn.Module:

@@ -38,18 +38,33 @@ def resolve_run(
                             "hydra.run.dir unset")
         return RunPaths(run_dir, ckpt_dir, None)
 
-    if ckpt_path == "last":
-        ckpt = newest_readable((checkpoints / name).glob("**/*.ckpt"))
-        if ckpt is None:
-            raise UserError(f"ckpt=last: no readable checkpoint under '{checkpoints / name}' (is name= or "
-                            "paths.checkpoints= different from the run you want to resume?)")
-    else:
-        ckpt = Path(ckpt_path).expanduser()
-        if not ckpt.is_file():
-            raise UserError(f"checkpoint not found: '{ckpt}' (ckpt must be a .ckpt file or 'last')")
+    ckpt = find_checkpoint(ckpt_path, checkpoints, name)
     ckpt_dir = ckpt.parent
     try:  # continue writing logs in the resumed run's own folder
         run_dir = experiments / ckpt_dir.resolve().relative_to(checkpoints.resolve())
     except ValueError:
         pass  # a checkpoint from elsewhere: log into this launch's folder
     return RunPaths(run_dir, ckpt_dir, str(ckpt))
+
+
+def find_checkpoint(
+    ckpt: str,  # "last", or a path to a .ckpt file
+    checkpoints: str | Path,  # root of checkpoint folders (paths.checkpoints)
+    name: str | None,  # "last" looks in the runs of this name; None = in every run (sweep jobs included)
+) -> Path:
+    """The checkpoint file `ckpt` means, the same in every command: "last" is the newest readable checkpoint of
+    the runs named `name` (of every run when None); anything else a path to a file."""
+    if ckpt != "last":
+        path = Path(ckpt).expanduser()
+        if not path.is_file():
+            raise UserError(f"checkpoint not found: '{path}' (ckpt must be a .ckpt file or 'last')")
+        return path
+    if name is not None and (name in ("", ".", "..") or "/" in name or "\\" in name):
+        raise UserError(f"name={name!r}: give a run's name, a plain folder name under paths.checkpoints")
+    folder = Path(checkpoints).expanduser() / name if name is not None else Path(checkpoints).expanduser()
+    found = newest_readable(folder.glob("**/*.ckpt"))
+    if found is None:
+        raise UserError(f"ckpt=last: no readable checkpoint under '{folder}' (is name= or paths.checkpoints= "
+                        "different from the run you mean?)")
+    return found
+

@@ -14,6 +14,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from omegaconf import OmegaConf
 from omegaconf.errors import UnsupportedValueType, ValidationError
 
+from gan_zoo.errors import UserError
 from gan_zoo.files import append_text, read_own_text, refuse_link, write_text
 
 
@@ -39,6 +40,11 @@ def wandb_logger(save_dir: str, mode: str | None = None, **kwargs) -> WandbLogge
     mode: "online", "offline", or None = WANDB_MODE if set, else online when `wandb login` (or
     WANDB_API_KEY) provided credentials, else offline (sync later with `wandb sync <run dir>/wandb`).
     """
+    try:
+        import wandb  # noqa: F401  (Lightning's logger imports it late, with a traceback)
+    except ImportError as e:
+        raise UserError('logger=wandb needs the wandb package, an optional extra: pip install -e ".[wandb]" (or pip '
+                        "install wandb); or log with logger=csv (the default) or logger=tensorboard") from e
     mode = mode or os.environ.get("WANDB_MODE") or ("online" if _wandb_credentials() else "offline")
     if (run_id := _previous_run_id(save_dir)) is not None:
         kwargs |= {"id": run_id, "resume": "allow"}

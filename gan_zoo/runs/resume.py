@@ -55,8 +55,9 @@ class RNGState(L.Callback):
 class StopTraining(Exception):
     """Training stopped early after saving a resumable checkpoint (a signal or the time limit)."""
 
-    def __init__(self, reason: str, checkpoint: Path, exit_code: int):
-        super().__init__(f"{reason}: saved '{checkpoint}'; continue with the same command and ckpt=last")
+    def __init__(self, reason: str, checkpoint: Path, exit_code: int, continue_command: str | None = None):
+        how = f"continue: {continue_command}" if continue_command else f"continue with ckpt={checkpoint}"
+        super().__init__(f"{reason}: saved '{checkpoint}'; {how}")
         self.exit_code = exit_code
 
 
@@ -110,9 +111,15 @@ class SafeStop(L.Callback):
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
-    def __init__(self, ckpt_dir: str, max_time: str | None = None):  # last.ckpt's folder; e.g. "11h30m", None
+    def __init__(
+        self,
+        ckpt_dir: str,  # last.ckpt's folder
+        max_time: str | None = None,  # e.g. "11h30m"; None = no limit
+        continue_command: str | None = None,  # the command that resumes from last.ckpt, for the stop's message
+    ):
         self.ckpt_dir = Path(ckpt_dir)
         self.max_time = parse_duration(max_time)
+        self.continue_command = continue_command
         self._signal, self._stop, self._watcher, self._previous, self._rank = None, None, None, {}, 0
 
     def _handler(self, signum, frame) -> None:  # in the main thread, between bytecodes: the stop is exact
@@ -130,8 +137,9 @@ class SafeStop(L.Callback):
                 print(f"gan-zoo: received {name}: stopping after this batch with a checkpoint "
                       f"(send it again to stop at once, without one)", file=sys.stderr, flush=True)
             return
-        print(f"gan-zoo: second {name}: stopping now without a new checkpoint; continue from the newest saved one "
-              f"in '{self.ckpt_dir}' with ckpt=last", file=sys.stderr, flush=True)
+        how = self.continue_command or f"ckpt=<the newest checkpoint in '{self.ckpt_dir}'>"
+        print(f"gan-zoo: second {name}: stopping now without a new checkpoint; continue from the last one saved: "
+              f"{how}", file=sys.stderr, flush=True)
         os._exit(128 + signum)
 
     def on_train_start(self, trainer, pl_module) -> None:
@@ -164,7 +172,7 @@ class SafeStop(L.Callback):
         path = self.ckpt_dir / "last.ckpt"
         trainer.save_checkpoint(path, weights_only=False)  # the full state: optimizers, loops, callbacks
         reason = f"received {signal.Signals(signum).name}" if signum else f"time limit {self.max_time} reached"
-        self._stop = StopTraining(reason, path, 128 + signum if signum else 0)
+        self._stop = StopTraining(reason, path, 128 + signum if signum else 0, self.continue_command)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         # Stop before the next batch, not in the previous one's end hooks: that batch's logs are written by then.

@@ -3,6 +3,7 @@ evaluations (metrics.jsonl), its last checkpoint, how far it got, whether it is 
 says when it ends and the command that continues it."""
 import json
 import logging
+import re
 import shlex
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def records(run_dir: Path) -> list[dict]:
     """The evaluations in a run's metrics.jsonl; a line that is cut off (a run killed while writing) or not an
-    evaluation is skipped with one warning."""
+    evaluation (fields missing or of another type: a file from elsewhere) is skipped with one warning."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []
@@ -25,15 +26,27 @@ def records(run_dir: Path) -> list[dict]:
     for line in path.read_text(errors="replace").splitlines():
         try:
             record = json.loads(line)
-            if isinstance(record, dict) and isinstance(record["metrics"]["fid"], (int, float)):
+            if _is_evaluation(record):
                 good.append(record)
                 continue
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, RecursionError):
             pass
         skipped += bool(line.strip())
     if skipped:
         log.warning(f"'{path}': skipped {skipped} unreadable line(s) (cut off, or not an evaluation)")
     return good
+
+
+def _is_evaluation(record) -> bool:
+    """Whether a metrics.jsonl line has what its readers (compare, plots, the summary) use, of the types the
+    metrics callback writes."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    metrics = lambda v: isinstance(v, dict) and number(v.get("fid")) and all(map(number, v.values()))  # noqa: E731
+    return (isinstance(record, dict) and metrics(record.get("metrics"))
+            and ("metrics_raw" not in record or metrics(record["metrics_raw"]))
+            and isinstance(record.get("epoch"), int) and number(record.get("kimg"))
+            and isinstance(record.get("protocol"), dict) and isinstance(record["protocol"].get("extractor"), str)
+            and all(record.get(k) is None or number(record[k]) for k in ("train_seconds", "peak_memory_gib")))
 
 
 def best_fid(run_dir: Path) -> float | None:
@@ -55,15 +68,53 @@ def budget(config) -> tuple[float | None, str | None]:
                  or OmegaConf.select(config, f"trainer.{key}", default=None) for key in ("max_kimg", "max_time"))
 
 
-def continue_command(task_overrides: list[str], max_epochs: int, max_kimg: float | None = None) -> str:
-    """The command line that continues this run for as long again (its budget in kimg, or else in epochs)."""
-    kept = [o for o in task_overrides if not o.startswith(("ckpt=", "ckpt_path=", "trainer.max_epochs=",
-                                                           "trainer.max_kimg=", "budget.max_kimg="))]
+def hydra_value(value: str) -> str:
+    """`value` as Hydra's override grammar reads it back unchanged: bare where it can be, else single-quoted
+    (a quote, and backslashes before a quote or at the end, escaped)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        if OverridesParser.create().parse_override(f"key={value}").value() == value:
+            return value
+    except Exception:  # noqa: BLE001  (Hydra's grammar rejects it bare)
+        pass
+    escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), value)
+    return f"'{escaped}'"
+
+
+def bash_word(arg: str) -> str:
+    """`arg` as one bash word, in its most readable quoting (double quotes around Hydra's single-quoted values)."""
+    if shlex.quote(arg) == arg or "'" not in arg or any(c in arg for c in '"$`\\!'):
+        return shlex.quote(arg)
+    return f'"{arg}"'
+
+
+def budget_past(kimg: float, epochs_done: int, max_epochs: int, max_kimg: float | None) -> list[str]:
+    """The overrides that continue a run as far again as its budget, counted from what it has seen (so that a
+    run resumed more than once never gets a budget it has already passed): kimg where it has a kimg budget,
+    else epochs (-1 = no limit: nothing to raise)."""
+    more = []
     if max_kimg:
-        more = f"budget.max_kimg={2 * max_kimg:g}"
-    else:
-        more = f"trainer.max_epochs={2 * max_epochs}" if max_epochs > 0 else None
-    return shlex.join(["gan-zoo-train", *kept, "ckpt=last", *([more] if more else [])])
+        more.append(f"budget.max_kimg={kimg + max_kimg:g}")
+    if max_epochs > 0 and (not max_kimg or epochs_done >= max_epochs):
+        more.append(f"trainer.max_epochs={epochs_done + max_epochs}")
+    return more
+
+
+def continue_command(task_overrides: list[str], ckpt: str, more: list[str] = (), config_dirs: list[str] = (),
+                     config_name: str = "train") -> str:
+    """The command that resumes exactly this run when pasted into bash as printed: its own overrides (a sweep
+    job's values too), its --config-dir, its checkpoint by path (ckpt=last takes the newest run of a name, and
+    never looks in a sweep's folder), then `more` (e.g. a raised budget, replacing the one given)."""
+    replaced = {m.split("=", 1)[0] for m in more}
+    if "budget.max_kimg" in replaced:
+        replaced.add("trainer.max_kimg")  # its old name
+    dropped = {"ckpt", "ckpt_path", "resume_changes", "init", *replaced}  # (a resume never reads init= again)
+    kept = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") not in dropped]
+    flags = [part for folder in config_dirs for part in ("--config-dir", folder)]
+    if config_name != "train":
+        flags += ["--config-name", config_name]
+    return " ".join(map(bash_word, ["gan-zoo-train", *flags, *kept, f"ckpt={hydra_value(str(ckpt))}", *more]))
 
 
 @dataclass

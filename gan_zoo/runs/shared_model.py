@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gan_zoo import __version__, trusted
+from gan_zoo.contract import has_style_space
 from gan_zoo.errors import UserError
 from gan_zoo.files import atomic_write, write_text
 from gan_zoo.metrics.registry import METRICS
@@ -25,9 +26,9 @@ def describe(generator: nn.Module, arguments: dict, source: str, which: str, fac
               "class": f"{type(generator).__module__}.{type(generator).__name__}",
               "arguments": arguments,  # the class's arguments besides resolution and channels
               "latent_dim": generator.latent_dim, "resolution": generator.resolution, "channels": generator.channels,
-              "w_space": bool(getattr(generator, "has_w", False)), "generator": which, "source": source, **facts}
+              "w_space": has_style_space(generator), "generator": which, "source": source, **facts}
     if config["w_space"]:
-        config |= {"w_dim": generator.mapping.w_avg.shape[0], "num_ws": generator.num_ws}
+        config |= {"w_dim": generator.w_dim, "num_ws": generator.num_ws}
     return config
 
 
@@ -43,7 +44,7 @@ def checkpoint_facts(checkpoint: dict, path: str) -> tuple[dict, dict]:
         metrics = {"protocol": evaluations[-1]["protocol"], "last": evaluations[-1]["metrics"],
                    "last_kimg": evaluations[-1]["kimg"], "best": best["metrics"], "best_kimg": best["kimg"]}
     data = run.get("data") or {}
-    facts = {"kimg": kimg_of(checkpoint), "epochs": epochs_of(checkpoint)[1],
+    facts = {"kimg": kimg_of(checkpoint, path), "epochs": epochs_of(checkpoint, path)[1],
              "data": {"dataset": (data.get("dataset") or {}).get("_target_"),
                       "name": (data.get("dataset") or {}).get("name") or (data.get("dataset") or {}).get("root"),
                       "resolution": data.get("resolution"), "channels": data.get("channels")},
@@ -96,7 +97,7 @@ def model_card(config: dict) -> str:
     lines += ["", "## Load", "", "```bash", "gan-zoo-generate shared=<this folder> num=64 out=samples.png", "```", "",
               "```python", "from gan_zoo import api", "generator = api.load_generator(shared='<this folder>').generator",
               "images = generator(torch.randn(16, generator.latent_dim))  # [16, C, H, W] in [-1, 1]", "",
-              "import torch", "generator = torch.hub.load('<owner>/gan_zoo', 'generator', shared='<this folder>')",
+              "import torch", "generator = torch.hub.load('<you>/gan_zoo', 'generator', shared='<this folder>')",
               "```", "",
               f"The weights are `{WEIGHTS}` (safetensors: tensors only, no code); the class is taken from gan_zoo's "
               "table of allowed generators, never from the file.", ""]
@@ -106,7 +107,7 @@ def model_card(config: dict) -> str:
 def _plain_config(path: Path) -> dict:
     try:
         config = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # (RecursionError: lists nested thousands deep)
         raise UserError(f"'{path}' is not a readable shared-model config ({type(e).__name__}): export the model "
                         "again with gan-zoo-export") from e
     keys = {"class": str, "arguments": dict, "resolution": int, "channels": int}
@@ -122,6 +123,10 @@ def load(folder: str | Path) -> tuple[nn.Module, dict]:
     if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
         raise UserError(f"shared='{folder}' is not a shared-model folder (it needs {CONFIG} and {WEIGHTS}): "
                         "make one with gan-zoo-export ckpt=<checkpoint> out=<folder>")
+    for name in (CONFIG, WEIGHTS):  # a link out of the folder would read a file the folder's author chose
+        if (folder / name).resolve().parent != folder.resolve():
+            raise UserError(f"refusing shared='{folder}': its {name} is a link to '{(folder / name).resolve()}', "
+                            "outside the folder; a shared-model folder holds its own files (copy them in)")
     config = _plain_config(folder / CONFIG)
     build = {"_target_": config["class"], **config["arguments"]}
     generator = trusted.build(build, "generator", str(folder / CONFIG), resolution=config["resolution"],
@@ -135,4 +140,8 @@ def load(folder: str | Path) -> tuple[nn.Module, dict]:
     except (SafetensorError, OSError, RuntimeError) as e:
         raise UserError(f"'{folder / WEIGHTS}' does not hold this generator's weights ({type(e).__name__}: "
                         f"{str(e).splitlines()[0][:160] if str(e) else ''}): export the model again") from e
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:  # it would make NaN images, and be scored as if it made images
+        raise UserError(f"'{folder / WEIGHTS}' holds non-finite weights (NaN or Inf in {len(broken)} tensors, e.g. "
+                        f"{broken[0]}): a diverged or damaged generator; export a checkpoint from before it diverged")
     return generator.eval(), config
