@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 from PIL import Image
 
-from gan_zoo.metrics.evaluator import quantize
+from gan_zoo.metrics.features import quantize
 from gan_zoo.networks.progan import _levels
 from gan_zoo.schedules import ProgressiveGrowing, level_and_alpha
 from tests.helpers import REPO, compose_config

@@ -110,7 +110,7 @@ def embedded_pixels(resolution: int = 32) -> torch.Tensor:
     """uint8 [5000, 1, R, R]: the embedded Fashion-MNIST images as gan_zoo trains on them
     (data.embedded.EmbeddedFashionMNIST at this resolution), quantized as gan_zoo quantizes images."""
     from gan_zoo.data.embedded import EmbeddedFashionMNIST
-    from gan_zoo.metrics.evaluator import quantize
+    from gan_zoo.metrics.features import quantize
 
     return quantize(EmbeddedFashionMNIST(resolution, 1).tensors[0])
 
@@ -133,7 +133,7 @@ def export_data(folder: Path, resolution: int = 32, count: int | None = None) ->
 def write_generated(sample, count: int, folder: Path, batch: int = 250) -> None:
     """`count` images of `sample(n) -> [n, C, H, W] in [-1, 1]` (a reference's generator) as PNGs, quantized as
     gan_zoo quantizes its own generated images."""
-    from gan_zoo.metrics.evaluator import quantize
+    from gan_zoo.metrics.features import quantize
 
     with torch.no_grad():
         for start in range(0, count, batch):
