@@ -454,10 +454,10 @@ def test_non_finite_generated_images_are_refused_not_scored(tmp_path):
     evaluator = Evaluator(PixelExtractor(), num_real=16, num_fake=16, batch_size=8, kid_subset_size=8, prdc_k=0,
                           cache_dir=None)
     generator = nn.Sequential(nn.Linear(4, 48), nn.Unflatten(1, (3, 4, 4)))
+    generator.latent_dim = 4  # the contract's attribute fake_features draws z with
     nn.init.constant_(generator[0].weight, float("nan"))
     with pytest.raises(UserError, match="generator's images are not finite"):
-        evaluator.fake_features(generator, 4, "cpu")
-    assert generator.training  # its mode restored
+        evaluator.fake_features(generator.eval(), "cpu")
     real = torch.rand(16, 48)
     with pytest.raises(UserError, match="generator's images are not finite"):
         evaluator.compute(real, torch.full((16, 48), float("nan")), None)

@@ -107,7 +107,7 @@ def _check_outputs(cfg: DictConfig, loaded) -> None:
     """An earlier result is replaced only with overwrite=true; out= is not written into another run's folder."""
     result, copying = outputs(cfg)
     if cfg.out:
-        cli.check_output(result, cfg.overwrite, own=api.run_folders(loaded) if loaded is not None else ())
+        cli.check_output(result, cfg.overwrite, own=loaded.folders if loaded is not None else ())
     for path in [result, *copying]:
         if os.path.lexists(path) and not cfg.overwrite:
             raise UserError(f"'{path}' already exists (an earlier evaluation): add overwrite=true to replace it"
