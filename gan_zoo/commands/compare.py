@@ -10,6 +10,7 @@ ckpt=<last.ckpt> memorization=true), a column says how many were flagged and the
 samples.png (one row per variant, the same latent seed, each variant's final EMA generator).
 """
 import csv
+import io
 import json
 import math
 import statistics
@@ -21,6 +22,7 @@ from omegaconf import OmegaConf
 
 from gan_zoo.commands import cli
 from gan_zoo.errors import UserError
+from gan_zoo.files import save_figure, save_png, write_text
 from gan_zoo.metrics.registry import METRICS
 from gan_zoo.runs.checkpoints import load_checkpoint
 from gan_zoo.runs.run import Run
@@ -243,11 +245,12 @@ def _copying(row: dict) -> str:
 
 def write_csv(rows: list[dict], path: Path) -> None:
     columns = [k for k in rows[0] if k != "runs"] + ["runs"] if rows else ["variant"]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "runs": " ".join(row["runs"])})
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "runs": " ".join(row["runs"])})
+    write_text(path, table.getvalue(), "comparison table")
 
 
 def plot_fid(rows: list[dict], runs: list[Run], path: Path) -> None:
@@ -268,8 +271,10 @@ def plot_fid(rows: list[dict], runs: list[Run], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, "comparison plot", dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def sample_images(rows: list[dict], runs: list[Run], n: int = 8) -> list[torch.Tensor]:
@@ -282,23 +287,24 @@ def sample_images(rows: list[dict], runs: list[Run], n: int = 8) -> list[torch.T
 
 
 def sample_rows(images: list[torch.Tensor], path: Path, n: int = 8) -> None:
-    from torchvision.utils import make_grid, save_image
+    from torchvision.utils import make_grid
 
     channels = max(x.shape[1] for x in images)
     grid = torch.cat([x.expand(-1, channels, -1, -1) for x in images])  # rows in the table's order
     if grid.shape[-1] < 64:  # small images: enlarge (nearest) so that a person can see them
         grid = torch.nn.functional.interpolate(grid, scale_factor=64 // grid.shape[-1], mode="nearest")
-    save_image(make_grid(grid, nrow=n, normalize=True, value_range=(-1, 1)), path)
+    save_png(make_grid(grid, nrow=n, normalize=True, value_range=(-1, 1)), path, "sample rows")
 
 
-def compare(paths: list[str], out: str = "comparison", samples: bool = True) -> Path:
+def compare(paths: list[str], out: str = "comparison", samples: bool = True, overwrite: bool = False) -> Path:
+    """The comparison of the runs in `paths` written to the folder `out`; one there already is replaced only with
+    `overwrite`."""
+    out = cli.check_output(out, overwrite, "comparison.md")
     runs = [read_run(p) for p in find_runs(paths)]
     protocol = check_protocols(runs)
     rows = summarize(runs)
     images = sample_images(rows, runs) if samples and rows else None  # every checkpoint read before any writing
-    out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "comparison.md").write_text(markdown(rows, protocol, runs))
+    write_text(out / "comparison.md", markdown(rows, protocol, runs), "comparison")
     write_csv(rows, out / "comparison.csv")
     if rows:
         plot_fid(rows, runs, out / "fid_vs_kimg.png")
@@ -309,7 +315,7 @@ def compare(paths: list[str], out: str = "comparison", samples: bool = True) -> 
 
 def _run(cfg) -> Path:
     runs = [str(r) for r in cfg.runs] if OmegaConf.is_list(cfg.runs) else [str(cfg.runs)]
-    out = compare(runs, cfg.out, cfg.samples)
+    out = compare(runs, cfg.out, cfg.samples, cfg.overwrite)
     print((out / "comparison.md").read_text())
     written = ["comparison.md", "comparison.csv"] + [name for name, made in (
         ("fid_vs_kimg.png", (out / "fid_vs_kimg.png").is_file()), ("samples.png", cfg.samples)) if made]

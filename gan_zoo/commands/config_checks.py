@@ -117,7 +117,8 @@ RULES = {
     "model.discriminator.mbstd_group_size": (lambda v: _int(v) and v >= 0, "a whole number >= 0 (0 = off)"),
     "resume_changes": (lambda v: v in ("refuse", "accept"),
                        "refuse (a resume that changes what shaped the run stops) or accept (it goes on, recorded)"),
-    "name": (lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v, "a non-empty folder name without '/'"),
+    "name": (lambda v: isinstance(v, str) and v.strip() not in ("", ".", "..") and not set(v) & set("/\\\0"),
+             "a plain folder name: not empty, '.' or '..', without '/', '\\' or NUL (e.g. name=dcgan_faces)"),
 }
 
 # How to give a required value that has no default.

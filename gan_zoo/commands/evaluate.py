@@ -11,13 +11,14 @@ config. Prints the result as JSON and writes it to `out` (default: <ckpt>.metric
 the copying check writes <ckpt>.memorization.json and a grid, <ckpt>.memorization.png.
 """
 import json
+import os
 import sys
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 from gan_zoo import api
 from gan_zoo.commands import cli
@@ -25,7 +26,7 @@ from gan_zoo.commands.collection_check import check_collection
 from gan_zoo.commands.config_checks import check_required, check_values, whole
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
-from gan_zoo.files import write_text
+from gan_zoo.files import save_png, write_text
 from gan_zoo.metrics.features import extract_features
 from gan_zoo.metrics.memorization import copying_statistics
 from gan_zoo.runs.checkpoints import epochs_of, kimg_of
@@ -37,6 +38,7 @@ def evaluate(cfg: DictConfig) -> dict:
     device = cfg.device
     loaded = api.load_generator(ckpt=cfg.ckpt, pretrained=cfg.get("pretrained"), device=device, which=cfg.generator) \
         if cfg.ckpt or cfg.get("pretrained") else None
+    _check_outputs(cfg, loaded)  # before any work
     if loaded is not None and loaded.checkpoint is not None and not cfg.images:  # (a damaged file is told before the work)
         epoch, kimg = epochs_of(loaded.checkpoint, cfg.ckpt)[0], kimg_of(loaded.checkpoint, cfg.ckpt)
     if cfg.get("metrics") is not None:  # a protocol chosen now, on the command line
@@ -97,6 +99,29 @@ def _check(cfg: DictConfig) -> None:
                         "to use that run's")
 
 
+def outputs(cfg: DictConfig) -> tuple[Path, list[Path]]:
+    """Where the command writes: the result (out=, or <ckpt | images folder>.metrics.json) and the copying check's
+    files (with memorization=true)."""
+    source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt or "").expanduser()
+    if cfg.get("pretrained") and not cfg.images:  # beside its file, or (a name) here
+        name = cfg.pretrained.partition(":")[2]
+        source = Path(name).expanduser() if Path(name).expanduser().is_file() else Path(name.rsplit("/", 1)[-1])
+    result = Path(cfg.out).expanduser() if cfg.out else Path(str(source) + ".metrics.json")
+    base = str(Path(cfg.ckpt).expanduser()) if cfg.ckpt else ""
+    return result, [Path(base + ".memorization.json"), Path(base + ".memorization.png")] if cfg.memorization else []
+
+
+def _check_outputs(cfg: DictConfig, loaded) -> None:
+    """An earlier result is replaced only with overwrite=true; out= is not written into another run's folder."""
+    result, copying = outputs(cfg)
+    if cfg.out:
+        cli.check_output(result, cfg.overwrite, own=loaded.folders if loaded is not None else ())
+    for path in [result, *copying]:
+        if os.path.lexists(path) and not cfg.overwrite:
+            raise UserError(f"'{path}' already exists (an earlier evaluation): add overwrite=true to replace it"
+                            + ("" if path in copying else ", or choose another out="))
+
+
 def folder_features(images: ImageFolder, evaluator, device) -> tuple:
     """(features, logits, what was scored) of the images of a folder, read as the training data is (resized and
     center-cropped to its resolution, its channels), then quantized like generated images: `num_fake` of them,
@@ -122,12 +147,12 @@ def memorization_check(cfg: DictConfig, generator, datamodule, extractor, device
     numbers = {"checkpoint": str(Path(cfg.ckpt).expanduser().resolve()), "space": extractor.name, **numbers}
     order = dist[:, 0].argsort()[: cfg.memorization_rows]  # the generated images nearest to a training image
     rows = [torch.stack([generated[i], *(datamodule.dataset[int(j)][0] for j in idx[i])]) for i in order]
-    base = str(Path(cfg.ckpt).expanduser())
-    save_image(make_grid(torch.cat(rows), nrow=1 + idx.shape[1], normalize=True, value_range=(-1, 1)),
-               base + ".memorization.png")
-    write_text(base + ".memorization.json", json.dumps(numbers, indent=2) + "\n", "copying check")
+    numbers_path, grid_path = outputs(cfg)[1]
+    save_png(make_grid(torch.cat(rows), nrow=1 + idx.shape[1], normalize=True, value_range=(-1, 1)), grid_path,
+             "copying check grid")
+    write_text(numbers_path, json.dumps(numbers, indent=2) + "\n", "copying check")
     print(json.dumps(numbers, indent=2))
-    print(f"copying check written to {base}.memorization.json and .png (rows: a generated image, then its 3 "
+    print(f"copying check written to {numbers_path} and {grid_path.name} (rows: a generated image, then its 3 "
           "nearest training images)", file=sys.stderr)
     return numbers
 
@@ -157,11 +182,7 @@ def _run(cfg: DictConfig) -> dict:
     if cfg.neighbours:
         return neighbours(cfg)
     result = evaluate(cfg)
-    source = Path(cfg.images).expanduser().resolve() if cfg.images else Path(cfg.ckpt or "").expanduser()
-    if cfg.get("pretrained") and not cfg.images:  # beside its file, or (a name) here
-        name = cfg.pretrained.partition(":")[2]
-        source = Path(name).expanduser() if Path(name).expanduser().is_file() else Path(name.rsplit("/", 1)[-1])
-    out = Path(cfg.out) if cfg.out else Path(str(source) + ".metrics.json")
+    out = outputs(cfg)[0]
     write_text(out, json.dumps(result, indent=2) + "\n", "evaluation")
     print(json.dumps(result, indent=2))
     print(f"written to {out}", file=sys.stderr)

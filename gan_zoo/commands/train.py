@@ -37,7 +37,8 @@ from gan_zoo.runs.checkpoints import (
     run_config,
 )
 from gan_zoo.runs.ddp_sweeps import workers_join_this_job
-from gan_zoo.runs.folders import discard_launch_dir, resolve_run
+from gan_zoo.runs.folders import resolve_run
+from gan_zoo.runs.launch import discard_launch
 from gan_zoo.runs.lock import RunLock
 from gan_zoo.runs.loggers import finish as finish_loggers
 from gan_zoo.runs.resume import KimgBudget, RNGState, SafeStop, StopTraining
@@ -68,7 +69,7 @@ def train(cfg: DictConfig) -> L.Trainer:
             remove_stale_temporaries(paths.ckpt_dir)
         trainer, fit = _build(cfg, paths, plan)
         if paths.run_dir.resolve() != launch_dir.resolve():  # a resume logs into its run's own folder
-            discard_launch_dir(launch_dir)
+            discard_launch(launch_dir)
         started = True
         try:
             with workers_join_this_job():  # in a -m sweep, DDP workers run this job, not a sweep of their own
@@ -223,8 +224,8 @@ def _run(cfg: DictConfig) -> float | None:
         sys.exit(stop.exit_code)
 
 
-# a failed start leaves no folder
-main = cli.command("train", _run, on_error=lambda: discard_launch_dir(HydraConfig.get().runtime.output_dir))
+# a failed start leaves nothing it made (and everything that was there before)
+main = cli.command("train", _run, on_error=lambda: discard_launch(HydraConfig.get().runtime.output_dir))
 
 
 if __name__ == "__main__":

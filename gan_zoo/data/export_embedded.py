@@ -13,6 +13,7 @@ from PIL import Image
 from gan_zoo.data.datamodule import held_out_indices
 from gan_zoo.data.embedded import CLASSES, load_embedded_images
 from gan_zoo.errors import UserError
+from gan_zoo.files import save_png
 
 
 def export_embedded(out: str, classes: list[str], num: int, holdout: int = 0) -> dict[str, Path]:
@@ -27,7 +28,7 @@ def export_embedded(out: str, classes: list[str], num: int, holdout: int = 0) ->
         folder.mkdir(parents=True, exist_ok=True)
         chosen = [i for i in indices if labels[i] == CLASSES.index(name)][:num]
         for i in chosen:
-            Image.fromarray(images[i]).save(folder / f"{i:04d}.png")
+            save_png(Image.fromarray(images[i]), folder / f"{i:04d}.png", "image", durable=False)
         folders[name] = folder
     return folders
 

@@ -3,14 +3,16 @@ sets between them), and what a morph leaves in its folder: the generated set at 
 pair (real start | generated at each t | real end), one GIF per pair, and the distances of each generated set to
 the real sets (morph.csv, morph.json, morph.png)."""
 import csv
+import io
 import json
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 from gan_zoo.data.image_folder import read_images
 from gan_zoo.errors import UserError
+from gan_zoo.files import save_figure, save_png, write_text
 from gan_zoo.latent.morphing import check_pairing, intermediates, pair
 from gan_zoo.latent.projection_files import project_images
 from gan_zoo.latent.spaces import check_space, load_latents
@@ -81,8 +83,8 @@ def write_morph(out: Path, ts: list, pairs, images: torch.Tensor, frames: torch.
         save_folder(images[:, k], out / f"t_{t:.2f}")
     for p in range(min(media_pairs, len(pairs.start))):
         strip = torch.cat([real["start"][pairs.start[p]][None], images[p], real["end"][pairs.end[p]][None]])
-        (out / "strips").mkdir(exist_ok=True)
-        save_image(make_grid(strip, nrow=len(strip), normalize=True, value_range=(-1, 1)), out / "strips" / f"pair_{p:04d}.png")
+        save_png(make_grid(strip, nrow=len(strip), normalize=True, value_range=(-1, 1)),
+                 out / "strips" / f"pair_{p:04d}.png", "morph strip")
         save_animation(frames[p : p + 1], out / "gifs" / f"pair_{p:04d}.gif", "gif", fps=12)
 
     reference = {name: extract_features(extractor, x) for name, x in real.items()}
@@ -95,15 +97,16 @@ def write_morph(out: Path, ts: list, pairs, images: torch.Tensor, frames: torch.
         for name in ("start", "end"):
             rows.append({"set": name, "t": None, "reference": "middle",
                          **set_distances(reference[name], reference["middle"])})
-    with open(out / "morph.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["set", "t", "reference", "fid", "kid"])
-        writer.writeheader()
-        writer.writerows({**r, "t": "" if r["t"] is None else r["t"]} for r in rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=["set", "t", "reference", "fid", "kid"])
+    writer.writeheader()
+    writer.writerows({**r, "t": "" if r["t"] is None else r["t"]} for r in rows)
+    write_text(out / "morph.csv", table.getvalue(), "morph table")
     summary = {"t": ts, "pairs": [[str(start_files[i]), str(end_files[j])] for i, j in zip(pairs.start, pairs.end)],
                "features": getattr(extractor, "name", type(extractor).__name__),
                "sizes": {name: len(x) for name, x in real.items()} | {"generated_per_t": len(images)},
                "distances": rows}
-    (out / "morph.json").write_text(json.dumps(summary, indent=2))
+    write_text(out / "morph.json", json.dumps(summary, indent=2), "morph summary")
     _plot(out / "morph.png", rows, summary["features"])
     return summary
 
@@ -129,5 +132,7 @@ def _plot(path: Path, rows: list, features: str) -> None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, "morph plot", dpi=120)
+    finally:
+        plt.close(fig)

@@ -1,13 +1,15 @@
 """Projecting a folder of images, and what a projection leaves in its folder: latents.pt, projection.png (target |
 reconstruction pairs) and projection.csv (per image: file, distance at the start and at the end, MSE, PSNR)."""
 import csv
+import io
 import math
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 from gan_zoo.data.image_folder import read_images
+from gan_zoo.files import save_png, write_text
 from gan_zoo.latent.spaces import check_space, save_latents
 
 
@@ -54,13 +56,14 @@ def write_projection(out, result, targets: torch.Tensor, files: list, generator,
     out.mkdir(parents=True, exist_ok=True)
     save_latents(out / "latents.pt", result.latents, result.space, generator, source, files, result.distances,
                  result.noise)
-    save_image(pairs_grid(targets, result.reconstructions, rows), out / "projection.png")
+    save_png(pairs_grid(targets, result.reconstructions, rows), out / "projection.png", "projection grid")
     mse = (result.reconstructions.clamp(-1, 1) - targets).square().flatten(1).mean(1)
     values = psnr(result.reconstructions, targets)
-    with open(out / "projection.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "start_distance", "distance", "mse", "psnr_db"])
-        for i, file in enumerate(files):
-            writer.writerow([str(file), f"{result.start_distances[i]:.6g}", f"{result.distances[i]:.6g}",
-                             f"{mse[i]:.6g}", f"{values[i]:.2f}" if math.isfinite(values[i]) else "inf"])
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["file", "start_distance", "distance", "mse", "psnr_db"])
+    for i, file in enumerate(files):
+        writer.writerow([str(file), f"{result.start_distances[i]:.6g}", f"{result.distances[i]:.6g}",
+                         f"{mse[i]:.6g}", f"{values[i]:.2f}" if math.isfinite(values[i]) else "inf"])
+    write_text(out / "projection.csv", table.getvalue(), "projection table")
     return out

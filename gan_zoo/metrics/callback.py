@@ -8,6 +8,7 @@ import lightning as L
 import torch
 
 from gan_zoo.errors import UserError
+from gan_zoo.files import append_text, refuse_link
 from gan_zoo.metrics.evaluator import Evaluator
 
 
@@ -42,6 +43,7 @@ class MetricsCallback(L.Callback):
                             "generator is always scored: the best checkpoint and the progress bar follow it)")
         self.generators, self.evaluator, self.every_n_epochs = list(generators), evaluator, every_n_epochs
         self.run_dir, self.real, self.real_data = Path(run_dir), None, real_data
+        refuse_link(self.run_dir / "metrics.jsonl", "metrics file")  # now, not after the first epoch's training
         self.train_seconds = 0.0  # before this process's start: the earlier sessions of a resumed run
         self.peak_memory_gib = 0.0
 
@@ -91,9 +93,7 @@ class MetricsCallback(L.Callback):
                       "metrics": results["ema"], **({"metrics_raw": results["raw"]} if "raw" in results else {}),
                       "protocol": self.evaluator.protocol(len(self.real)) | {"real_data": self.real_data_identity()},
                       "train_seconds": round(self._seconds_so_far(), 1), "peak_memory_gib": round(self._peak_memory(), 3)}
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_text(self.run_dir / "metrics.jsonl", json.dumps(record) + "\n", "metrics file")
         results = trainer.strategy.broadcast(results, src=0)
         name = self.evaluator.extractor.name
         for which, values in results.items():

@@ -6,11 +6,15 @@ same uint8 quantization before the extractor; the extractor's name, weights hash
 The metrics themselves are torchmetrics' (FrechetInceptionDistance, KernelInceptionDistance,
 InceptionScore), fed with features computed once per image (the extractor runs once for all of them);
 precision, recall, density and coverage (`gan_zoo.metrics.prdc`, k nearest neighbours) use the same features.
-Real features are cached on disk, keyed by everything they depend on.
+Real features are cached on disk, keyed by everything they depend on. A cache file is used only when it is whole
+(its digest: against corruption), made for this key, float32 of the right shape and finite, and when `cache_check`
+of its rows, drawn unpredictably at each read, match those images extracted again (against someone who can write
+the cache folder and recompute the digest); otherwise it is computed again, with one warning.
 """
 import hashlib
 import json
 import logging
+import secrets
 from pathlib import Path
 
 import torch
@@ -37,8 +41,25 @@ class _Passthrough(nn.Module):
         return features
 
 
+# How far a re-extracted cached row may be from the cached one, relative to the rows' largest value. Measured on CPU:
+# equal bit for bit at equal batch size, within 2e-7 across batch sizes (1, 8, 100), fmnist_cnn and Inception alike;
+# the looser bound leaves room for a cache written on another device (a GPU's TF32 convolutions).
+CACHE_TOLERANCE = 1e-3
+
+
 def _digest(features: torch.Tensor) -> str:
     return hashlib.sha256(features.float().contiguous().numpy().tobytes()).hexdigest()
+
+
+NOT_FINITE = ("; the generator's weights are damaged or its training diverged: evaluate an earlier checkpoint (or "
+              "resume from one)")
+
+
+def _finite(images: torch.Tensor) -> torch.Tensor:
+    """Generated images, refused when not finite (quantized, NaN would pass as black pixels and be scored)."""
+    if not torch.isfinite(images).all():
+        raise UserError("the generator's images are not finite (NaN or Inf): nothing was scored" + NOT_FINITE)
+    return images
 
 
 class Evaluator:
@@ -55,12 +76,14 @@ class Evaluator:
         real_split: str = "train",  # recorded: the split the real images come from (the training data's)
         cache_dir: str | None = "~/.cache/gan_zoo/real_features",  # None = no cache
         seed: int = 0,  # seeds the real subset, the fake latents and KID/IS's random subsets
+        cache_check: int = 8,  # cached real images extracted again at each read of the cache, 0 = none
     ):
         self.extractor = extractor.eval()
         self.num_real, self.num_fake, self.batch_size = num_real, num_fake, batch_size
         self.kid_subset_size, self.kid_subsets, self.is_splits = kid_subset_size, kid_subsets, is_splits
         self.prdc_k, self.real_split, self.seed = prdc_k, real_split, seed
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self.cache_check = cache_check
 
     def protocol(self, num_real: int) -> dict:
         return {"extractor": self.extractor.name, "weights_sha256": self.extractor.weights_sha256,
@@ -72,12 +95,12 @@ class Evaluator:
         n = min(self.num_real, len(dataset))
         protocol = {k: v for k, v in self.protocol(n).items() if k != "prdc_k"}  # what the features depend on
         key = json.dumps({"data": data_id, **protocol}, sort_keys=True, default=str)
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.seed))[:n]
         path = None
         if self.cache_dir is not None:
             path = self.cache_dir / f"{self.extractor.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
-            if path.is_file() and (cached := self._cached(path, key, n)) is not None:
+            if path.is_file() and (cached := self._cached(path, key, dataset, order, device)) is not None:
                 return cached
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.seed))[:n]
         features = self.dataset_features(dataset, order, device)[0]
         if path is not None:
             try:  # atomic: a concurrent reader sees the old file or the whole new one
@@ -90,19 +113,41 @@ class Evaluator:
         """(features, logits | None) of the images `dataset[i][0]` for i in `indices`, read in batches."""
         return features_of(self.extractor.to(device), batches_of(dataset, self.batch_size, indices), device)
 
-    def _cached(self, path: Path, key: str, n: int) -> torch.Tensor | None:
-        """The features in a cache file, if it is whole and made for `key`; else None, with one warning."""
+    def _cached(self, path: Path, key: str, dataset, order: torch.Tensor, device) -> torch.Tensor | None:
+        """The features in a cache file (of the images dataset[order]) if it passes every check of the module's
+        docstring; else None, with one warning."""
         try:
             record = read(path, "real-feature cache")
             features = record["features"]
-            dim = getattr(self.extractor, "num_features", features.shape[-1])
-            if record["key"] != key or tuple(features.shape) != (n, dim) or record["sha256"] != _digest(features):
-                raise ValueError("its key, shape or digest does not match its features")
+            dim = getattr(self.extractor, "num_features", None)
+            if not isinstance(features, torch.Tensor) or features.dtype != torch.float32:
+                raise ValueError(f"its features are {getattr(features, 'dtype', type(features).__name__)}, not float32")
+            if record["key"] != key:
+                raise ValueError("it was made for another protocol or data")
+            if features.dim() != 2 or len(features) != len(order) or features.shape[1] != (dim or features.shape[1]):
+                raise ValueError(f"its features have the shape {tuple(features.shape)}, not "
+                                 f"({len(order)}, {dim or 'D'})")
+            if record["sha256"] != _digest(features):
+                raise ValueError("its digest does not match its features")
+            if not torch.isfinite(features).all():
+                raise ValueError("its features are not all finite (NaN or Inf)")
+            if not self._agrees(features, dataset, order, device):
+                raise ValueError(f"images extracted again do not give its features (checked {self.cache_check})")
             return features
-        except (UserError, ValueError, KeyError, TypeError, AttributeError) as e:
+        except (UserError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
             log.warning(f"ignoring the real-feature cache '{path}' ({str(e).splitlines()[0]}): computing the "
                         "features again")
             return None
+
+    def _agrees(self, features: torch.Tensor, dataset, order: torch.Tensor, device) -> bool:
+        """Whether `cache_check` cached rows, drawn from the system's randomness (a forger cannot know which), equal
+        their images extracted again, within CACHE_TOLERANCE of the rows' largest value."""
+        if not self.cache_check:
+            return True
+        rows = torch.randperm(len(features), generator=torch.Generator().manual_seed(secrets.randbits(63)))
+        rows = rows[: self.cache_check]
+        cached, fresh = features[rows], self.dataset_features(dataset, order[rows], device)[0]
+        return bool((fresh - cached).abs().max() <= CACHE_TOLERANCE * cached.abs().max().clamp_min(1e-12))
 
     @torch.no_grad()
     def fake_features(self, generator: nn.Module, device, rank: int = 0, world_size: int = 1):
@@ -116,7 +161,7 @@ class Evaluator:
         z = torch.cat([z, z[:pad]])[rank * share : (rank + 1) * share]
         c = None if c is None else torch.cat([c, c[:pad]])[rank * share : (rank + 1) * share]
         labels = c.split(self.batch_size) if c is not None else [None] * len(z)
-        images = (call(generator, zb.to(device), None if cb is None else cb.to(device))
+        images = (_finite(call(generator, zb.to(device), None if cb is None else cb.to(device)))
                   for zb, cb in zip(z.split(self.batch_size), labels))
         return features_of(self.extractor.to(device), images, device)
 
@@ -124,6 +169,13 @@ class Evaluator:
         """{"fid", "kid", "kid_std", "is", "is_std" (only with logits), "precision", "recall", "density", "coverage"}."""
         fake = fake[: self.num_fake]
         fake_logits = fake_logits[: self.num_fake] if fake_logits is not None else None
+        # non-finite features would crash torchmetrics' FID (a segmentation fault) or be scored as a number
+        if not all(torch.isfinite(x).all() for x in (fake, fake_logits) if x is not None):
+            raise UserError("the generator's images are not finite (their features hold NaN or Inf): nothing was "
+                            "scored" + NOT_FINITE)
+        if not torch.isfinite(real).all():
+            raise UserError("the real images' features are not finite (NaN or Inf): nothing was scored; check the "
+                            "extractor's weights")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             results = _fid_kid(real, fake, self.kid_subset_size, self.kid_subsets, self.batch_size)

@@ -8,8 +8,9 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from PIL import Image
 from torchvision.transforms.functional import to_pil_image
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
+from gan_zoo.files import save_png
 from gan_zoo.runs.plots import plot_losses, plot_metrics
 
 
@@ -45,8 +46,7 @@ class SampleGrid(L.Callback):
         n = min(len(pl_module.sample_z), len(dataset))
         picks = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n]
         images = torch.stack([dataset[int(i)][0] for i in picks])  # [N, C, H, W] in [-1, 1]
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_image(make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1)), path)
+        save_png(make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1)), path, "real images")
 
     @rank_zero_only
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -58,9 +58,7 @@ class SampleGrid(L.Callback):
             images = pl_module(pl_module.sample_z, getattr(pl_module, "sample_c", None)).float().cpu()  # [N, C, H, W]
         pl_module.generator_ema.train(was_training)
         grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / f"epoch_{trainer.current_epoch:04d}.png"
-        save_image(grid, path)
+        save_png(grid, self.out_dir / f"epoch_{trainer.current_epoch:04d}.png", "sample grid")
         log_images(trainer, "samples", [to_pil_image(grid.clamp(0, 1))], f"epoch {trainer.current_epoch}")
 
 

@@ -48,12 +48,15 @@ def is_readable(path: Path) -> bool:
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """The checkpoint dict at `path` (on CPU), or a UserError naming the file and what is wrong."""
+    """The checkpoint dict at `path` (on CPU), or a UserError naming the file and what is wrong (a damaged file:
+    also the newest readable checkpoint beside it). Lightning's resume reads through here too."""
     path = Path(path).expanduser()
     hint = ""
     if path.is_file() and not is_readable(path):
         good = newest_readable(path.parent.glob("*.ckpt"), exclude=path)
         hint = f"; the newest readable one there is '{good}'" if good else "; no readable checkpoint is beside it"
+        if zipfile.is_zipfile(path):  # whole, but a member fails its CRC: torch.load would read it without a word
+            raise UserError(f"checkpoint '{path}' is corrupt (a CRC check of its zip archive fails){hint}")
     checkpoint = read(path, "checkpoint", hint)
     if not isinstance(checkpoint, dict):
         raise UserError(f"'{path}' is not a checkpoint (it holds a {type(checkpoint).__name__}, not a dict)")

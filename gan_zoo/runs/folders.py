@@ -1,7 +1,6 @@
 """Where a run writes: logs under <experiments>/<name>/<run id>/, checkpoints under
 <checkpoints>/<name>/<run id>/. A fresh run never writes into another run's folders; a resumed run
 (ckpt=last or a path) writes into the folders of the run it resumes."""
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,18 +68,3 @@ def find_checkpoint(
                         "different from the run you mean?)")
     return found
 
-
-HYDRA_LAUNCH_FILES = {".hydra"}  # and *.log: what Hydra writes into a launch folder before the run starts
-
-
-def discard_launch_dir(path: str | Path) -> bool:
-    """Remove a folder that holds nothing but what Hydra wrote at launch (a start that failed, or a resume
-    that writes into its run's own folder), and its parent if that is left empty. Anything else there
-    (metrics, samples, a lock) keeps it."""
-    path = Path(path)
-    if not path.is_dir() or any(p.name not in HYDRA_LAUNCH_FILES and p.suffix != ".log" for p in path.iterdir()):
-        return False
-    shutil.rmtree(path, ignore_errors=True)
-    if path.parent.is_dir() and not any(path.parent.iterdir()):
-        path.parent.rmdir()
-    return True

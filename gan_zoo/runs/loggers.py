@@ -1,15 +1,21 @@
 """Logger factories that need a decision at run time."""
 import csv
+import io
 import netrc
 import os
 from pathlib import Path
 
+import yaml
 from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
+from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardLogger
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+from omegaconf import OmegaConf
+from omegaconf.errors import UnsupportedValueType, ValidationError
 
 from gan_zoo.errors import UserError
+from gan_zoo.files import append_text, read_own_text, refuse_link, write_text
 
 
 def _wandb_credentials() -> bool:
@@ -54,12 +60,48 @@ def finish(loggers) -> None:
 
 
 class _AppendingWriter(ExperimentWriter):
-    """Lightning's CSV writer deletes an existing metrics.csv; this one continues it (resume)."""
+    """Lightning's CSV writer deletes an existing metrics.csv; this one continues it (resume). Its files are
+    written as every file of gan_zoo is (`gan_zoo.files`), never through a link planted in a resumed run's folder:
+    hparams.yaml and a metrics.csv whose header grows are replaced whole, rows are appended to our own file (a
+    link at metrics.csv is refused when the run starts)."""
 
     def _check_log_dir_exists(self) -> None:
-        if self._fs.isfile(self.metrics_file_path):
-            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
-                self.metrics_keys = list(csv.DictReader(f).fieldnames or [])
+        refuse_link(self.metrics_file_path, "metrics file")
+        if os.path.isfile(self.metrics_file_path):
+            self.metrics_keys = list(csv.DictReader(io.StringIO(self._read())).fieldnames or [])
+
+    def _read(self) -> str:
+        return read_own_text(self.metrics_file_path, "metrics file")
+
+    def save(self) -> None:
+        if not self.metrics:
+            return
+        new_keys = self._record_new_keys()
+        rows = io.StringIO()
+        writer = csv.DictWriter(rows, fieldnames=self.metrics_keys)
+        exists = os.path.lexists(self.metrics_file_path)
+        if new_keys or not exists:  # a new header: the file rewritten whole
+            previous = list(csv.DictReader(io.StringIO(self._read()))) if exists else []
+            writer.writeheader()
+            writer.writerows(previous)
+            writer.writerows(self.metrics)
+            write_text(self.metrics_file_path, rows.getvalue(), "metrics file")
+        else:
+            writer.writerows(self.metrics)
+            append_text(self.metrics_file_path, rows.getvalue(), "metrics file")
+        self.metrics = []
+
+    def log_hparams(self, params: dict) -> None:
+        self.hparams.update(params)
+        write_text(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE), _yaml(self.hparams), "hyperparameter file")
+
+
+def _yaml(hparams: dict) -> str:
+    """hparams.yaml's text, as Lightning writes it."""
+    try:
+        return OmegaConf.to_yaml(OmegaConf.create(dict(hparams)))
+    except (UnsupportedValueType, ValidationError):  # a value OmegaConf cannot hold: as Lightning's YAML does
+        return yaml.safe_dump(dict(hparams))
 
 
 class CSVLogger(LightningCSVLogger):
@@ -76,3 +118,14 @@ class CSVLogger(LightningCSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+class TensorBoardLogger(LightningTensorBoardLogger):
+    """Lightning's TensorBoardLogger, whose hparams.yaml is written as every file of gan_zoo is (never through a link
+    planted in a resumed run's folder): Lightning then finds it there and writes none of its own."""
+
+    def save(self) -> None:
+        path = os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)
+        if os.path.isdir(self.log_dir) and (os.path.islink(path) or not os.path.exists(path)):
+            write_text(path, _yaml(self.hparams), "hyperparameter file")
+        super().save()

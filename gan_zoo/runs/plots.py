@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed (Colab, servers)
 import matplotlib.pyplot as plt  # noqa: E402
 
+from gan_zoo.files import save_figure  # noqa: E402
 from gan_zoo.metrics.registry import METRICS  # noqa: E402
 from gan_zoo.runs.run import records  # noqa: E402
 
@@ -61,11 +62,8 @@ def _panels(n: int, per_row: int = 4):
 
 
 def _save(fig, out) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)  # a reader (a notebook, wandb) never sees half a file
-    return out
+    try:  # atomic: a reader (a notebook, wandb) never sees half a file; never through a link
+        return save_figure(fig, out, "plot", dpi=100)
+    finally:
+        plt.close(fig)
