@@ -1,4 +1,8 @@
+import os
 import sys
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n 2`: one torch thread per worker (two cores, two workers; the
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # commands the tests start inherit it), set before torch is imported
 
 import pytest
 from hydra.core.global_hydra import GlobalHydra

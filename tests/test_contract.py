@@ -24,6 +24,10 @@ from tests.test_architecture import OLD_RUN
 BEFORE = REPO / "tests" / "data" / "before_the_contract.json"
 
 
+THREADS = 2  # the record's torch threads (a sum split over another count of threads may round differently; the
+# tests under `pytest -n 2` run with one thread a worker)
+
+
 def _digest(state: dict) -> str:
     h = hashlib.sha256()
     for key, value in sorted(state.items()):
@@ -42,11 +46,16 @@ def record(work) -> dict:
     ckpt = work / "old" / "last.ckpt"
     ckpt.parent.mkdir(parents=True)
     shutil.copy(REPO / "tests" / "data" / "dcgan_before_the_move.ckpt", ckpt)
-    images = api.generate_images(api.load_generator(ckpt=str(ckpt)).generator, 16, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        images = api.generate_images(api.load_generator(ckpt=str(ckpt)).generator, 16, seed=0)
+    finally:
+        torch.set_num_threads(threads)
     result = {"old_checkpoint_images": hashlib.sha256(images.numpy().tobytes()).hexdigest()}
     fresh = [f"paths.experiments={work}/fresh/experiments", f"paths.checkpoints={work}/fresh/checkpoints", "seed=3"]
     for args in ([f"ckpt={ckpt}"], fresh):
-        done = run_cli([*settings, *args], cwd=work)
+        done = run_cli([*settings, *args], cwd=work, env={"OMP_NUM_THREADS": str(THREADS)})
         assert done.returncode == 0, done.stderr[-3000:]
     result["old_checkpoint_resumed_state"] = _digest(torch.load(ckpt, weights_only=True)["state_dict"])
     (last,) = (work / "fresh").rglob("last.ckpt")
