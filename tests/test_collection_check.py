@@ -54,6 +54,14 @@ def test_a_folder_with_planted_duplicates_and_an_outlier(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert "near-duplicates: sneaker_03.png ~ copy_of_03.png" in err or "near-duplicates: copy_of_03.png ~" in err
     assert "no similar neighbour: trouser.png" in err and "33 images: 2 near-duplicate pairs, 1 without" in err
+    before = (tmp_path / "collection.neighbours.json").read_bytes()  # the same check again keeps that report
+    GlobalHydra.instance().clear()
+    with pytest.raises(SystemExit) as stop:
+        main()
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert "collection.neighbours.json' already exists (an earlier neighbour check): add overwrite=true" in err
+    assert (tmp_path / "collection.neighbours.json").read_bytes() == before
 
 
 @pytest.mark.parametrize("args, message", [

@@ -20,6 +20,12 @@ SHOWN = 20  # findings said one line each on stderr (all are in the JSON)
 ROWS = 16  # findings in the grid
 
 
+def report_paths(folder: str, out: str | None) -> tuple[Path, Path]:
+    """Where the report goes: out= (default <folder>.neighbours.json), and its grid beside it (.png)."""
+    json_path = Path(out).expanduser() if out else Path(str(Path(folder).expanduser().resolve()) + ".neighbours.json")
+    return json_path, json_path.with_suffix(".png")
+
+
 def check_collection(folder: str, extractor, resolution: int, channels: int, out: str | None, device,
                      duplicate: float, outlier: float) -> dict:
     """The report of `folder` (read as the training data would be, at `resolution` and `channels`), written to `out`
@@ -49,8 +55,7 @@ def check_collection(folder: str, extractor, resolution: int, channels: int, out
              for p in result["near_duplicates"]]
     lines += [f"no similar neighbour: {o['image']} (its nearest, {o['nearest']}, at {o['relative_distance']:.2f} x "
               "the typical nearest distance)" for o in result["no_similar_neighbour"]]
-    json_path = Path(out).expanduser() if out else Path(str(root) + ".neighbours.json")
-    grid_path = json_path.with_suffix(".png")
+    json_path, grid_path = report_paths(folder, out)
     rows = [i for i, _, _ in report["duplicates"]] + [i for i, _ in report["outliers"]]
     result["grid"] = {"file": str(grid_path), "rows": [name[i] for i in rows[:ROWS]],
                       "row": "an image, then its nearest images in the folder"} if rows else None

@@ -22,7 +22,7 @@ from torchvision.utils import make_grid
 
 from gan_zoo import api
 from gan_zoo.commands import cli
-from gan_zoo.commands.collection_check import check_collection
+from gan_zoo.commands.collection_check import check_collection, report_paths
 from gan_zoo.commands.config_checks import check_required, check_values, whole
 from gan_zoo.data.image_folder import ImageFolder
 from gan_zoo.errors import UserError
@@ -164,6 +164,10 @@ def neighbours(cfg: DictConfig) -> dict:
         raise UserError("neighbours=true checks a folder of images: add images=<folder>")
     if cfg.memorization:
         raise UserError("neighbours=true checks a folder, memorization=true a generator: give one of them")
+    for path in report_paths(cfg.images, cfg.out):  # an earlier report is kept unless overwrite=true
+        if os.path.lexists(path) and not cfg.overwrite:
+            raise UserError(f"'{path}' already exists (an earlier neighbour check): add overwrite=true to replace it, "
+                            "or choose another out=")
     loaded = api.load_generator(ckpt=cfg.ckpt, device="cpu") if cfg.ckpt else None
     if cfg.get("metrics") is not None and "evaluate" in cfg.metrics:
         extractor = instantiate(cfg.metrics.evaluate.evaluator.extractor).eval()
