@@ -15,6 +15,7 @@ import json
 import math
 import statistics
 import sys
+import textwrap
 from pathlib import Path
 
 import torch
@@ -265,14 +266,15 @@ def plot_fid(rows: list[dict], runs: list[Run], path: Path) -> None:
         fids = [[s[i][1] for s in series] for i in range(length)]
         mean = [statistics.fmean(v) for v in fids]
         spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in fids]
-        ax.plot(kimg, mean, label=f"{row['variant']} (n={row['seeds']})")
+        label = textwrap.fill(f"{row['variant']} (n={row['seeds']})", 90, subsequent_indent="  ")
+        ax.plot(kimg, mean, label=label)
         ax.fill_between(kimg, [m - s for m, s in zip(mean, spread)], [m + s for m, s in zip(mean, spread)], alpha=0.2)
     ax.set(xlabel="kimg", ylabel="FID (mean +- std over seeds)", yscale="log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    # below the axes, labels wrapped: long command-line labels inside the axes covered the curves
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.15), frameon=False)
     try:
-        save_figure(fig, path, "comparison plot", dpi=110)
+        save_figure(fig, path, "comparison plot", dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
 
