@@ -15,6 +15,7 @@ starts rather than at its first append.
 """
 import contextlib
 import errno
+import hashlib
 import os
 import pickle
 import re
@@ -131,6 +132,15 @@ def save_png(image, path, what: str = "image", durable: bool = True, **kwargs) -
     from torchvision.utils import save_image
 
     return atomic_write(path, lambda f: save_image(image, f, format="png", **kwargs), what, durable)
+
+
+def sha256(path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (what a model card and a provenance record name)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_figure(figure, path, what: str = "plot", **kwargs) -> Path:

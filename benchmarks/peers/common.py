@@ -1,7 +1,6 @@
 """Shared by the reference harnesses: the pinned source (found, checked, extracted to a scratch folder and patched
 there at run time; nothing of theirs is kept in this repository), the training data as the PNGs they read, their
 generated images as PNGs, and the scoring of those under the comparison's protocol."""
-import hashlib
 import json
 import os
 import shutil
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+
+from gan_zoo.files import sha256
 
 REPO = Path(__file__).resolve().parents[2]
 PEERS = Path(os.environ.get("GAN_ZOO_SHARED_PEERS", REPO.parent / "shared" / "peers"))
@@ -63,13 +64,6 @@ class Patch:
     new: str
     count: int = 1
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def prepare(reference: Reference, scratch: Path, patches: list[Patch], archive: str | None = None,

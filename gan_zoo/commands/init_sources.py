@@ -7,7 +7,6 @@ code (its class names are only compared with the configs', gan_zoo.commands.init
 A new kind is one more reader: `PREFIXES` for `init=<prefix>:<name or file>`, `SUFFIXES` for a file known by its
 suffix.
 """
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 
 from gan_zoo.contract import num_classes
 from gan_zoo.errors import UserError
+from gan_zoo.files import sha256
 from gan_zoo.runs import shared_model
 from gan_zoo.runs.checkpoints import load_checkpoint
 
@@ -44,13 +44,6 @@ class Source:
         """What the run's stored config says of its source."""
         return {"source": self.spec, "kind": self.kind, "path": str(self.path), "sha256": self.sha256}
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _level(state: dict) -> int | None:

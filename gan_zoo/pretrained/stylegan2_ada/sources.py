@@ -5,7 +5,6 @@ NVIDIA publishes no checksums for these files (none found in their repository or
 a download is checked by its structure (the reader and the converter accept only the networks' tensors) and its
 sha256 is recorded in the model card of an export. Add an entry to SHA256 to pin a file.
 """
-import hashlib
 import shutil
 import urllib.request
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import torch
 
 from gan_zoo.errors import UserError
-from gan_zoo.files import atomic_write
+from gan_zoo.files import atomic_write, sha256
 
 BASE = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 TRANSFER = BASE + "transfer-learning-source-nets/"
@@ -33,13 +32,6 @@ LICENSE_URL = "https://nvlabs.github.io/stylegan2-ada-pytorch/license.html"
 CLASS_NAMES = {"cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]}
 TIMEOUT_S = 30  # offline, a download fails within this
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _download(name: str, url: str) -> Path:
