@@ -1,6 +1,7 @@
 """Shared by the reference harnesses: the pinned source (found, checked, extracted to a scratch folder and patched
 there at run time; nothing of theirs is kept in this repository), the training data as the PNGs they read, their
 generated images as PNGs, and the scoring of those under the comparison's protocol."""
+import argparse
 import json
 import os
 import shutil
@@ -24,6 +25,21 @@ PROTOCOL = ["data=embedded", "data.resolution=32", "data.channels=1", "metrics=c
             "metrics.evaluate.evaluator.num_real=2000", "metrics.evaluate.evaluator.num_fake=2000", "seed=0"]
 SMOKE_PROTOCOL = [*PROTOCOL, "metrics.evaluate.evaluator.num_real=64", "metrics.evaluate.evaluator.num_fake=64",
                   "metrics.evaluate.evaluator.batch_size=32", "metrics.evaluate.evaluator.kid_subset_size=32"]
+
+
+def harness_arguments(doc: str, reference: str, out_help: str = "result.json, ema/ and raw/ PNGs, scores"):
+    """The command line both harnesses take (their docstring as --help)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("--kimg", type=float, default=45.0, help="training budget in thousands of images")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-images", type=int, default=2000, help="PNGs written per generator")
+    parser.add_argument("--archive", help="the pinned archive (default: ../shared/peers/)")
+    parser.add_argument("--checkout", help=f"a checkout of {reference} at the pinned commit instead")
+    parser.add_argument("--scratch", help="where their source and the data PNGs go (default: a temporary folder)")
+    parser.add_argument("--no-score", action="store_true", help="write the PNGs only")
+    parser.add_argument("--smoke", action="store_true", help="a few steps at tiny sizes, 64 PNGs each (for tests)")
+    return parser.parse_args()
 
 
 def output_folder(path: str) -> Path:

@@ -37,7 +37,6 @@ at the top; a folder of PNGs never uses it).
 Training images/s: the wall clock of their trainOnEpoch calls (data loading and steps, without start-up and the
 per-scale set-up), over the optimizer steps taken.
 """
-import argparse
 import importlib.util
 import math
 import random
@@ -56,6 +55,7 @@ from common import (  # noqa: E402
     Patch,
     export_data,
     finish,
+    harness_arguments,
     output_folder,
     peak_memory_gib,
     prepare,
@@ -107,17 +107,7 @@ def config(kimg: float, batch: int, phase_images: int, depths: list[int], latent
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="result.json, ema/ and raw/ PNGs, scores")
-    parser.add_argument("--kimg", type=float, default=45.0, help="training budget in thousands of images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-images", type=int, default=2000, help="PNGs written per generator")
-    parser.add_argument("--archive", help="the pinned archive (default: ../shared/peers/)")
-    parser.add_argument("--checkout", help="a checkout of pytorch_GAN_zoo at the pinned commit instead")
-    parser.add_argument("--scratch", help="where their source and the data PNGs go (default: a temporary folder)")
-    parser.add_argument("--no-score", action="store_true", help="write the PNGs only")
-    parser.add_argument("--smoke", action="store_true", help="a few steps at tiny sizes, 64 PNGs each (for tests)")
-    args = parser.parse_args()
+    args = harness_arguments(__doc__, "pytorch_GAN_zoo")
     out = output_folder(args.out)
     if args.smoke:  # phases of 16 images at batch 8 (a fade is one batch at alpha 0.5): 3, 4, 4 and 2 steps
         settings, steps = config(0.104, 8, 16, [8, 8, 8, 8], 16, SMOKE_IMAGES)

@@ -32,7 +32,6 @@ Their custom ops (bias_act, upfirdn2d, conv2d_gradfix) take their pure-PyTorch p
 Training images/s: their own per-tick timing (stats.jsonl, Timing/sec_per_tick: the batches of a tick, without its
 maintenance), over the ticks after the first (tick 0 is the first batch alone, with start-up costs).
 """
-import argparse
 import json
 import sys
 import tempfile
@@ -42,7 +41,17 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import STYLEGAN2_ADA, Patch, export_data, finish, output_folder, peak_memory_gib, prepare, reset_peak_memory  # noqa: E402
+from common import (  # noqa: E402
+    STYLEGAN2_ADA,
+    Patch,
+    export_data,
+    finish,
+    harness_arguments,
+    output_folder,
+    peak_memory_gib,
+    prepare,
+    reset_peak_memory,
+)
 
 SMOKE_IMAGES = 256  # --smoke trains on the first images only (writing 5,000 PNGs is a third of its time)
 LOOP = "training/training_loop.py"
@@ -81,17 +90,8 @@ def tick_rate(stats: Path) -> tuple[int, float]:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="result.json, ema/ and raw/ PNGs, their run folder, scores")
-    parser.add_argument("--kimg", type=float, default=45.0, help="training budget in thousands of images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-images", type=int, default=2000, help="PNGs written per generator")
-    parser.add_argument("--archive", help="the pinned archive (default: ../shared/peers/)")
-    parser.add_argument("--checkout", help="a checkout of stylegan2-ada-pytorch at the pinned commit instead")
-    parser.add_argument("--scratch", help="where their source and the data PNGs go (default: a temporary folder)")
-    parser.add_argument("--no-score", action="store_true", help="write the PNGs only")
-    parser.add_argument("--smoke", action="store_true", help="a few steps at tiny sizes, 64 PNGs each (for tests)")
-    args = parser.parse_args()
+    args = harness_arguments(__doc__, "stylegan2-ada-pytorch",
+                             out_help="result.json, ema/ and raw/ PNGs, their run folder, scores")
     out = output_folder(args.out)
     sizes = dict(SIZES, z_dim=16, w_dim=16, channel_base=128, channel_max=16) if args.smoke else SIZES
     kimg, count = (0.128, 64) if args.smoke else (args.kimg, args.num_images)
