@@ -2,7 +2,9 @@
 table: DCGAN, StyleGAN and PGGAN pretrained on the embedded images of nine classes (`bag` held out entirely, 45
 kimg), then trained on 200 bag images at an equal budget of 10 kimg, 3 seeds each: from scratch, from scratch + ADA,
 fine-tuned, fine-tuned + ADA, fine-tuned + ADA + FreezeD; PGGAN also fine-tuned from a pytorch_GAN_zoo-format file
-(netD included) written from its pretrained run. FID, precision and recall against the 300 other bag images (so
+(netD included) written from its pretrained run, StyleGAN from a stylegan2-ada-pytorch pickle written by the
+reference's own code (tests/sg2ada_format.py, needs ../shared/peers) from a second pretraining with the options that
+compute what the reference computes. FID, precision and recall against the 300 other bag images (so
 copying the 200 does not win), and each run's copying check (C_T against those 300).
 
     python benchmarks/finetune_study.py --out study             # the whole study (CPU: hours; GPU: far less)
@@ -21,6 +23,10 @@ from pathlib import Path
 
 MODELS = ("dcgan", "stylegan", "pggan")
 ADA = ["augment=ada", "augment.adjust_images=10000"]
+# what stylegan2-ada-pytorch's networks compute (conf/model/stylegan.yaml): StyleGAN's second pretraining, written by
+# the reference's own classes as a network-snapshot pickle (tests/sg2ada_format.py) for the init=stylegan2-ada: row
+REFERENCE_OPTIONS = ["model.generator.rgb_resample=fir", "model.generator.activation_gain=output",
+                     "model.discriminator.activation_gain=output"]
 FREEZE_D = ["model.module.freeze_d=1"]  # the 32x32 block and fromRGB, of 3 blocks before the head
 GROW_FROM_SCRATCH = {"pggan": ["model.module.schedule.images_per_fade=700",
                                "model.module.schedule.images_per_stable=700"]}
@@ -46,6 +52,9 @@ def rows(out: Path, model: str) -> dict[str, list[str]]:
     if model == "pggan":  # the same pretrained networks, through a file in pytorch_GAN_zoo's format (G, avgG, netD)
         variants["finetuned_pytorch_gan_zoo"] = ["experiment=finetune/embedded",
                                                  f"init=pytorch_gan_zoo:{out / 'pggan_pytorch_gan_zoo.pth'}"]
+    if model == "stylegan":  # networks pretrained with the reference's options, through a stylegan2-ada pickle
+        variants["finetuned_stylegan2_ada"] = ["experiment=finetune/embedded",
+                                               f"init=stylegan2-ada:{out / 'stylegan_stylegan2_ada.pkl'}"]
     return variants
 
 
@@ -54,11 +63,18 @@ def commands(out: Path, models=MODELS, seeds: str = "0,1,2", smoke: bool = False
     paths = [f"paths.experiments={out / 'experiments'}", f"paths.checkpoints={out / 'checkpoints'}"]
     tiny = SMOKE["train"] if smoke else []
     # one run per model (a -m sweep over experiment= cannot override the fair_setting its experiments choose)
+    pretrainings = [(model, model, []) for model in models]
+    if "stylegan" in models:
+        pretrainings.append(("stylegan", "stylegan_reference_options", REFERENCE_OPTIONS))
     steps = [("gan_zoo.commands.train", [f"experiment=compare/{model}", "fair_setting=embedded_pretrain", "seed=0",
-                                         *paths, *tiny, f"hydra.run.dir={out / 'experiments' / 'pretrain' / model}"])
-             for model in models]
+                                         *options, *paths, *tiny,
+                                         f"hydra.run.dir={out / 'experiments' / 'pretrain' / name}"])
+             for model, name, options in pretrainings]
     if "pggan" in models:
         steps.append(("tests.pgan_format", [str(pretrained(out, "pggan")), str(out / "pggan_pytorch_gan_zoo.pth")]))
+    if "stylegan" in models:
+        steps.append(("tests.sg2ada_format", [str(pretrained(out, "stylegan_reference_options")),
+                                              str(out / "stylegan_stylegan2_ada.pkl")]))
     for model in models:
         for row, settings in rows(out, model).items():
             steps.append(("gan_zoo.commands.train", ["-m", *settings, f"seed={seeds}", *paths, *tiny,

@@ -27,11 +27,12 @@ def _compose(arguments: list[str]):
 def test_the_studys_commands_compose_into_its_settings(tmp_path):
     steps = study.commands(tmp_path)
     trains = [args for module, args in steps if module == "gan_zoo.commands.train"]
-    assert len(trains) == 3 + 5 * 3 + 1  # pretraining, five rows a model, PGGAN from a pytorch_GAN_zoo file
-    for args in trains[:3]:  # pretraining: nine classes, bag never seen
+    # pretraining (StyleGAN's twice), five rows a model, PGGAN from a pytorch_GAN_zoo file, StyleGAN from a pickle
+    assert len(trains) == 4 + 5 * 3 + 2
+    for args in trains[:4]:  # pretraining: nine classes, bag never seen
         cfg = _compose(args)
         assert list(cfg.data.dataset.classes) == [c for c in CLASSES if c != "bag"] and cfg.budget.max_kimg == 45
-    for args in trains[3:]:
+    for args in trains[4:]:
         cfg = _compose(args)
         assert list(cfg.data.dataset.classes) == ["bag"] and cfg.data.dataset.images == "0:200"
         assert cfg.budget.max_kimg == 10 and cfg.metrics.evaluate.real_data.dataset.images == "200:500"

@@ -254,3 +254,39 @@ def test_init_starts_a_run_from_a_reference_pickle(networks, tmp_path, spelling)
     assert (logits - ref["logits"]).abs().max() <= TOLERANCE
     assert torch.equal(module.generator_ema.module.w_avg, ref["w_avg"])  # G_ema's, and G is the trained one
     assert torch.equal(module.generator.w_avg, ref["G_w_avg"]) and not torch.equal(ref["w_avg"], ref["G_w_avg"])
+
+
+def test_a_gan_zoo_stylegan_written_by_the_reference_code_reads_back_equal(tmp_path):
+    """tests/sg2ada_format (the fine-tuning study's `init=stylegan2-ada:` source): gan_zoo networks with the reference
+    options, copied into the reference's own classes and pickled by them, read back by the allow-list reader with
+    every tensor equal and the same images; a checkpoint without those options is refused by name."""
+    from gan_zoo.networks.stylegan import Discriminator, Generator
+    from tests.sg2ada_format import REFERENCE_OPTIONS, reference_kwargs, write
+
+    require_archive()
+    g_config = dict(latent_dim=16, w_dim=16, mapping_layers=2, mapping_lr_multiplier=0.01, fmap_base=128, fmap_max=8,
+                    conv_clamp=None, num_classes=0, **REFERENCE_OPTIONS["generator"])
+    d_config = dict(fmap_base=128, fmap_max=8, mbstd_group_size=4, mbstd_num_channels=1, architecture="resnet",
+                    conv_clamp=None, num_classes=0, cmap_dim=None, mapping_layers=8, mapping_lr_multiplier=0.01,
+                    **REFERENCE_OPTIONS["discriminator"])
+    torch.manual_seed(0)
+    nets = {"generator": Generator(**g_config, resolution=16, channels=1),
+            "average": Generator(**g_config, resolution=16, channels=1),
+            "discriminator": Discriminator(**d_config, resolution=16, channels=1)}
+    with torch.no_grad():
+        for net in nets.values():
+            for tensor in net.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.add_(torch.randn_like(tensor) * 0.1)
+    path = write(tmp_path / "snapshot.pkl", **{k: v.eval() for k, v in nets.items()}, g_config=g_config,
+                 d_config=d_config, resolution=16, channels=1)
+    imported = load(str(path), trained=True)
+    for ours, back in ((nets["average"], imported.generator), (nets["generator"], imported.trained),
+                       (nets["discriminator"], imported.discriminator)):
+        mine, theirs = ours.state_dict(), back.state_dict()
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    z = torch.randn(4, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(nets["average"](z, noise_mode="const"), imported.generator(z, noise_mode="const"))
+    with pytest.raises(ValueError, match="rgb_resample"):
+        reference_kwargs({**g_config, "rgb_resample": "bilinear"}, d_config, 16, 1)
