@@ -106,3 +106,25 @@ class BlockForever:
                 threading.Event().wait()
 
         return _Block()
+
+
+def checkpoint_networks(ckpt: str | Path, discriminator_class) -> tuple[dict, dict, dict]:
+    """The networks of a checkpoint gan-zoo-train wrote, rebuilt from its stored config through the project's safe
+    readers (the generators through gan_zoo.trusted; the discriminator, which no file may name, as
+    `discriminator_class`): ({"resolution", "channels"}, the generator / discriminator configs without '_' keys,
+    {"generator", "average" (the EMA generator), "discriminator"}: modules in eval mode)."""
+    from gan_zoo.commands.init_sources import read_source
+    from gan_zoo.trusted import build
+
+    source = read_source(str(ckpt))
+    sizes = {"resolution": source.resolution, "channels": source.channels}
+    configs = {place: {k: v for k, v in source.networks[place].items() if not k.startswith("_")}
+               for place in ("generator", "discriminator")}
+    networks = {"generator": build(source.networks["generator"], "generator", str(ckpt), **sizes),
+                "average": build(source.networks["generator"], "generator", str(ckpt), **sizes),
+                "discriminator": discriminator_class(**configs["discriminator"], **sizes)}
+    for name, state in (("generator", source.generator), ("average", source.generator_ema),
+                        ("discriminator", source.discriminator)):
+        networks[name].load_state_dict(state)
+        networks[name].eval()
+    return sizes, configs, networks

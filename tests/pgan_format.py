@@ -95,28 +95,13 @@ def their_code(folder: Path):
 def main() -> None:
     """Write a gan_zoo PGGAN checkpoint's networks (G, its EMA as avgG, D) as a pytorch_GAN_zoo file."""
     from gan_zoo.commands.init_sources import read_source
-    from gan_zoo.runs.checkpoints import load_checkpoint, run_config
-    from gan_zoo.trusted import build
+    from gan_zoo.networks.progan import Discriminator
+    from tests.helpers import checkpoint_networks
 
     ckpt, out = sys.argv[1:3]
-    checkpoint = load_checkpoint(ckpt)
-    run, state = run_config(checkpoint, ckpt), checkpoint["state_dict"]
-    sizes = {"resolution": run["data"]["resolution"], "channels": run["data"]["channels"]}
-    networks = {}
-    for name, prefix in (("generator", "generator."), ("average", "generator_ema.module."),
-                         ("discriminator", "discriminator.")):
-        target = run["model"]["discriminator" if name == "discriminator" else "generator"]
-        net = build(target, "generator", ckpt, **sizes) if name != "discriminator" else _discriminator(target, sizes)
-        net.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        networks[name] = net
+    _, _, networks = checkpoint_networks(ckpt, Discriminator)
     write_pgan_file(out, **networks)
     print(f"{out}: pytorch_GAN_zoo PGAN file of '{ckpt}' ({read_source('pytorch_gan_zoo:' + out).kind})")
-
-
-def _discriminator(config: dict, sizes: dict):
-    from gan_zoo.networks.progan import Discriminator
-
-    return Discriminator(**{k: v for k, v in config.items() if not k.startswith("_")}, **sizes)
 
 
 if __name__ == "__main__":

@@ -71,21 +71,11 @@ def write(path: Path, generator, average, discriminator, g_config: dict, d_confi
 def main() -> None:
     """Write a gan_zoo StyleGAN checkpoint's networks (G, its EMA as G_ema, D) as a reference snapshot pickle."""
     from gan_zoo.commands.init_sources import read_source
-    from gan_zoo.networks.stylegan import Discriminator, Generator
-    from gan_zoo.runs.checkpoints import load_checkpoint, run_config
+    from gan_zoo.networks.stylegan import Discriminator
+    from tests.helpers import checkpoint_networks
 
     ckpt, out = sys.argv[1:3]
-    checkpoint = load_checkpoint(ckpt)
-    run, state = run_config(checkpoint, ckpt), checkpoint["state_dict"]
-    sizes = {"resolution": run["data"]["resolution"], "channels": run["data"]["channels"]}
-    configs = {name: {k: v for k, v in run["model"][name].items() if not k.startswith("_")}
-               for name in ("generator", "discriminator")}
-    nets = {}
-    for name, prefix, cls in (("generator", "generator.", Generator), ("average", "generator_ema.module.", Generator),
-                              ("discriminator", "discriminator.", Discriminator)):
-        net = cls(**configs["discriminator" if name == "discriminator" else "generator"], **sizes)
-        net.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        nets[name] = net.eval()
+    sizes, configs, nets = checkpoint_networks(ckpt, Discriminator)
     write(Path(out), **nets, g_config=configs["generator"], d_config=configs["discriminator"], **sizes)
     print(f"{out}: stylegan2-ada-pytorch snapshot of '{ckpt}' ({read_source('stylegan2-ada:' + out).kind})")
 
