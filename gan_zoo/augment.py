@@ -81,7 +81,7 @@ class DiffAugment(nn.Module):
             return {}
         self.sign_sum += real_logits.sign().sum()
         self.sign_count += real_logits.numel()
-        logs = {"augment/p": self.p.clone()}
+        logs = {}
         if self.sign_count >= self.adjust_interval * real_logits.numel():
             r_t = self.sign_sum / self.sign_count  # the overfitting heuristic r_t (ADA eq. 1)
             step = self.sign_count / self.adjust_images
@@ -89,4 +89,7 @@ class DiffAugment(nn.Module):
             self.sign_sum.zero_()
             self.sign_count.zero_()
             logs["augment/r_t"] = r_t
+        # p after this step's adjustment: the value the next D steps use (logged before it, a rise that was undone
+        # before the next logged step never showed)
+        logs["augment/p"] = self.p.clone()
         return logs

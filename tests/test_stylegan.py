@@ -193,6 +193,15 @@ def test_adaptive_probability_follows_the_overfitting_signal():
     assert "p" in ada.state_dict()
 
 
+def test_the_logged_probability_is_the_one_after_the_adjustment():
+    ada = DiffAugment(p=0.0, target=0.6, adjust_interval=1, adjust_images=100)
+    logs = ada.update(torch.ones(10))  # r_t = 1 > 0.6: p rises by 10 / 100 at this step
+    assert logs["augment/r_t"].item() == 1.0
+    assert logs["augment/p"].item() == pytest.approx(0.1) == ada.p.item()
+    logs = ada.update(-torch.ones(10))  # r_t = -1: back to 0
+    assert logs["augment/p"].item() == 0.0 == ada.p.item()
+
+
 STYLEGAN_TINY = [
     "model=stylegan", "model.generator.latent_dim=16", "model.generator.w_dim=16", "model.generator.mapping_layers=2",
     "model.generator.fmap_base=64", "model.generator.fmap_max=8", "model.discriminator.fmap_base=64",
