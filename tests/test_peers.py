@@ -146,12 +146,12 @@ def test_harness_runs_end_to_end(tmp_path, harness):
     assert list(tmp_path.iterdir()) == [out]  # their source and the data went to a scratch folder, now gone
 
 
-def _fake_run(folder, seed, fid, raw_fid, num_real=2000):
+def _fake_run(folder, seed, fid, raw_fid, num_real=2000, variant=None):
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps({
         "reference": "NVlabs/stylegan2-ada-pytorch", "seed": seed, "kimg": 45.024, "smoke": False,
         "train_images_per_sec": 30.0 + seed, "wall_seconds_with_startup": 1500.0, "g_params": 1_050_000,
-        "d_params": 1_150_000, "peak_memory_gib": 1.5}))
+        "d_params": 1_150_000, "peak_memory_gib": 1.5, **({"variant": variant} if variant else {})}))
     for name, value in (("ema", fid), ("raw", raw_fid)):
         metrics = {f"{m}_fmnist_cnn": value if m == "fid" else 0.5 for m in ("fid", "kid", "is", "precision", "recall")}
         protocol = {"extractor": "fmnist_cnn", "weights_sha256": "a1", "num_real": num_real, "num_fake": 2000,
@@ -172,10 +172,59 @@ def test_reference_rows_in_the_comparisons_columns(tmp_path, capsys, monkeypatch
     assert len(header.split("|")) == len(row.split("|"))  # the same columns as gan-zoo-compare's
     assert "| 3 | 12.00 (10.00 .. 14.00) | 12.0, 10.0, 14.0 |" in row and "| 31.0 | 1.05 M | 1.15 M | 1.50 |" in row
     assert any(line.endswith("| 10.00, 11.00, 30.00 | 11.00 | 12.00 |") for line in lines)
+    _fake_run(tmp_path / "x0", 0, 20.0, 21.0, variant="average half-life 10000 images")  # an experiment: its own row
+    monkeypatch.setattr(sys, "argv", ["table.py", *(str(tmp_path / f"s{s}") for s in range(3)), str(tmp_path / "x0")])
+    table.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("| NVlabs/stylegan2-ada-pytorch (benchmarks/peers) | 3 | 12.00") for line in lines) == 1
+    assert any(line.startswith("| NVlabs/stylegan2-ada-pytorch (benchmarks/peers, average half-life 10000 images) "
+                               "| 1 | 20.00 (20.00 .. 20.00) |") for line in lines)
     _fake_run(tmp_path / "other", 3, 9.0, 9.0, num_real=1000)
     monkeypatch.setattr(sys, "argv", ["table.py", str(tmp_path / "s0"), str(tmp_path / "other")])
-    with pytest.raises(SystemExit, match="scored under different protocols"):
+    with pytest.raises(SystemExit, match="scored under different protocols") as refused:
         table.main()
+    assert refused.value.code == 2
+
+
+@pytest.mark.parametrize("value", ["0", "nan", "inf"])
+def test_an_average_half_life_that_is_no_number_of_images_is_refused(tmp_path, value):
+    ran = subprocess.run([sys.executable, str(REPO / "benchmarks" / "peers" / "pytorch_gan_zoo.py"), "--out",
+                          str(tmp_path / "out"), "--smoke", f"--average-half-life={value}"],
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 2 and ran.stderr.strip() == \
+        f"error: --average-half-life {float(value)} must be a finite number of images above 0"
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@needs_peers
+def test_the_average_half_life_experiment_changes_their_average_and_nothing_else(tmp_path):
+    """--average-half-life: their moving average of G takes the decay of that half-life at their batch (as gan_zoo's
+    EMA with no ramp-up), in their own optimizeParameters; without it their 0.999 stays."""
+    from gan_zoo.ema import EMA
+
+    patch, beta = pytorch_gan_zoo.average_patch(10_000, 32)
+    assert beta == pytest.approx(EMA(torch.nn.Linear(1, 1), 10_000).decay(32, 10**9), abs=1e-15)
+    script = """
+import sys, types, torch
+sys.path.insert(0, sys.argv[1])
+sys.modules.setdefault("h5py", types.ModuleType("h5py"))
+from models.progressive_gan import ProgressiveGAN
+torch.manual_seed(0)
+model = ProgressiveGAN(dimLatentVector=8, depthScale0=8, useGPU=False, dimOutput=1, miniBatchSize=4)
+before = [p.detach().clone() for p in model.getOriginalAvgG().parameters()]
+model.optimizeParameters(torch.randn(4, 1, 4, 4))
+after = [p.detach() for p in model.getOriginalAvgG().parameters()]
+new = [p.detach() for p in model.getOriginalG().parameters()]
+betas = [((a - n) / (b - n)).flatten() for a, b, n in zip(after, before, new)]
+betas = torch.cat([x[(b - n).abs().flatten() > 1e-3] for x, b, n in zip(betas, before, new)])
+print(betas.median().item(), (betas - betas.median()).abs().max().item())
+"""
+    for patches, expected in ((pytorch_gan_zoo.PATCHES, 0.999), ([*pytorch_gan_zoo.PATCHES, patch], beta)):
+        source = common.prepare(common.PYTORCH_GAN_ZOO, tmp_path / str(expected), patches)
+        ran = subprocess.run([sys.executable, "-c", script, str(source)], capture_output=True, text=True, timeout=300)
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        median, spread = map(float, ran.stdout.split())
+        assert median == pytest.approx(expected, abs=1e-4) and spread < 1e-3, (expected, median, spread)
 
 
 @pytest.mark.parametrize("harness", ["stylegan2_ada.py", "pytorch_gan_zoo.py"])
@@ -184,6 +233,6 @@ def test_an_output_folder_that_holds_a_run_is_refused(tmp_path, harness):
     Image.new("L", (32, 32)).save(tmp_path / "ema" / "00000.png")
     ran = subprocess.run([sys.executable, str(REPO / "benchmarks" / "peers" / harness), "--out", str(tmp_path),
                           "--smoke"], capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 1 and ran.stderr.strip() == f"error: --out {tmp_path} already holds a run (result.json " \
+    assert ran.returncode == 2 and ran.stderr.strip() == f"error: --out {tmp_path} already holds a run (result.json " \
         "or PNGs): give a new folder"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["00000.png", "ema"]  # nothing written

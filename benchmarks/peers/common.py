@@ -19,6 +19,18 @@ from gan_zoo.files import sha256
 REPO = Path(__file__).resolve().parents[2]
 PEERS = Path(os.environ.get("GAN_ZOO_SHARED_PEERS", REPO.parent / "shared" / "peers"))
 
+class Refused(SystemExit):
+    """A harness's one-line refusal of bad input: the message on stderr, exit status 2 (as gan_zoo's commands)."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+        print(message, file=sys.stderr)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 # The protocol of the 45-kimg comparison (conf/fair_setting/embedded.yaml + conf/metrics/classifier.yaml), stated
 # here in full so that a later change of a default cannot make the reference rows score differently.
 PROTOCOL = ["data=embedded", "data.resolution=32", "data.channels=1", "metrics=classifier",
@@ -27,8 +39,10 @@ SMOKE_PROTOCOL = [*PROTOCOL, "metrics.evaluate.evaluator.num_real=64", "metrics.
                   "metrics.evaluate.evaluator.batch_size=32", "metrics.evaluate.evaluator.kid_subset_size=32"]
 
 
-def harness_arguments(doc: str, reference: str, out_help: str = "result.json, ema/ and raw/ PNGs, scores"):
-    """The command line both harnesses take (their docstring as --help)."""
+def harness_arguments(doc: str, reference: str, out_help: str = "result.json, ema/ and raw/ PNGs, scores",
+                      experiments: list[tuple[tuple, dict]] = ()):
+    """The command line both harnesses take (their docstring as --help), and a harness's own `experiments` options
+    (argparse's add_argument arguments)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help=out_help)
     parser.add_argument("--kimg", type=float, default=45.0, help="training budget in thousands of images")
@@ -39,6 +53,8 @@ def harness_arguments(doc: str, reference: str, out_help: str = "result.json, em
     parser.add_argument("--scratch", help="where their source and the data PNGs go (default: a temporary folder)")
     parser.add_argument("--no-score", action="store_true", help="write the PNGs only")
     parser.add_argument("--smoke", action="store_true", help="a few steps at tiny sizes, 64 PNGs each (for tests)")
+    for flags, options in experiments:
+        parser.add_argument(*flags, **options)
     return parser.parse_args()
 
 
@@ -46,7 +62,7 @@ def output_folder(path: str) -> Path:
     """A harness's --out folder, made; one that already holds a run is refused (its PNGs would mix with new ones)."""
     out = Path(path)
     if (out / "result.json").exists() or any(any((out / name).glob("*.png")) for name in ("ema", "raw")):
-        sys.exit(f"error: --out {out} already holds a run (result.json or PNGs): give a new folder")
+        raise Refused(f"error: --out {out} already holds a run (result.json or PNGs): give a new folder")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -92,26 +108,26 @@ def prepare(reference: Reference, scratch: Path, patches: list[Patch], archive: 
     if checkout:
         head = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True)
         if head.returncode != 0 or head.stdout.strip() != reference.commit:
-            sys.exit(f"error: --checkout {checkout} is not a git checkout of {reference.name} at {reference.commit} "
-                     f"(HEAD: {head.stdout.strip() or head.stderr.strip()})")
+            raise Refused(f"error: --checkout {checkout} is not a git checkout of {reference.name} at "
+                          f"{reference.commit} (HEAD: {head.stdout.strip() or head.stderr.strip()})")
         shutil.copytree(checkout, target, ignore=shutil.ignore_patterns(".git"))
     else:
         path = Path(archive) if archive else PEERS / reference.archive
         if not path.is_file():
-            sys.exit(f"error: no archive of {reference.name} at {path}: give --archive PATH or --checkout PATH (a "
-                     f"checkout at {reference.commit}), or set GAN_ZOO_SHARED_PEERS")
+            raise Refused(f"error: no archive of {reference.name} at {path}: give --archive PATH or --checkout PATH (a "
+                          f"checkout at {reference.commit}), or set GAN_ZOO_SHARED_PEERS")
         if sha256(path) != reference.sha256:
-            sys.exit(f"error: {path} is not the pinned archive of {reference.name} (sha256 {sha256(path)[:12]}, "
-                     f"expected {reference.sha256[:12]})")
+            raise Refused(f"error: {path} is not the pinned archive of {reference.name} (sha256 {sha256(path)[:12]}, "
+                          f"expected {reference.sha256[:12]})")
         with tarfile.open(path) as tar:
             tar.extractall(scratch, filter="data")
     for patch in patches:
         file = target / patch.file
         text = file.read_text(encoding="utf-8")
         if text.count(patch.old) != patch.count:
-            sys.exit(f"error: a run-time patch no longer applies to {patch.file} ({text.count(patch.old)} "
-                     f"occurrences of {patch.old!r}, expected {patch.count}): is this {reference.name} at "
-                     f"{reference.commit}?")
+            raise Refused(f"error: a run-time patch no longer applies to {patch.file} ({text.count(patch.old)} "
+                          f"occurrences of {patch.old!r}, expected {patch.count}): is this {reference.name} at "
+                          f"{reference.commit}?")
         file.write_text(text.replace(patch.old, patch.new), encoding="utf-8")
     return target
 

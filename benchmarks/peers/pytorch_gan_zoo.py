@@ -34,6 +34,10 @@ pinned source:
 And one monkeypatch: where h5py is not installed, an empty module stands in for it (their HDF5 dataset imports it
 at the top; a folder of PNGs never uses it).
 
+An experiment, not their code's behaviour: `--average-half-life IMAGES` replaces their moving average's 0.999 per
+step by the decay with that half-life at their batch (0.5 ** (32 / IMAGES); 10000 is compare/pggan's), one more
+substitution in models/base_GAN.py; it still restarts at each scale, with no ramp-up. result.json's "variant" says so.
+
 Training images/s: the wall clock of their trainOnEpoch calls (data loading and steps, without start-up and the
 per-scale set-up), over the optimizer steps taken.
 """
@@ -53,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     PYTORCH_GAN_ZOO,
     Patch,
+    Refused,
     export_data,
     finish,
     harness_arguments,
@@ -72,6 +77,13 @@ PATCHES = [
 ]
 
 
+def average_patch(half_life_images: float, batch: int) -> tuple[Patch, float]:
+    """The substitution that gives their generator average a half-life in images at `batch`; its decay per step."""
+    beta = 0.5 ** (batch / half_life_images)
+    return Patch("models/base_GAN.py", "avg_p.mul_(0.999).add_(0.001, p.data)",
+                 f"avg_p.mul_({beta!r}).add_({1.0 - beta!r}, p.data)"), beta
+
+
 def growth(kimg: float, batch: int, phase_images: int, scales: int) -> tuple[list[int], list[list], list[list]]:
     """compare/pggan's schedule in their terms: (optimizer steps per scale, iterAlphaJump, alphaJumpVals).
     As gan_zoo's ProgressiveGrowing: the images seen at a batch's start decide its level; level s >= 1 fades in over
@@ -80,7 +92,7 @@ def growth(kimg: float, batch: int, phase_images: int, scales: int) -> tuple[lis
     first = [0] + [(2 * s - 1) * phase_images // batch + 1 for s in range(1, scales)]  # a scale's first batch
     stable = [0] + [math.ceil(2 * s * phase_images / batch) for s in range(1, scales)]  # its first without fade
     if total <= stable[-1]:
-        sys.exit(f"error: --kimg {kimg} ends before the growth does ({stable[-1] * batch} images)")
+        raise Refused(f"error: --kimg {kimg} ends before the growth does ({stable[-1] * batch} images)")
     steps = [end - start for start, end in zip(first, first[1:] + [total])]
     jumps, values = [[]], [[]]
     for s in range(1, scales):
@@ -107,7 +119,12 @@ def config(kimg: float, batch: int, phase_images: int, depths: list[int], latent
 
 
 def main():
-    args = harness_arguments(__doc__, "pytorch_GAN_zoo")
+    args = harness_arguments(__doc__, "pytorch_GAN_zoo", experiments=[
+        (("--average-half-life",), dict(type=float, metavar="IMAGES", help="an experiment: their generator average "
+                                        "with this half-life in images instead of their 0.999 per step"))])
+    half_life = args.average_half_life
+    if half_life is not None and not (math.isfinite(half_life) and half_life > 0):
+        raise Refused(f"error: --average-half-life {half_life} must be a finite number of images above 0")
     out = output_folder(args.out)
     if args.smoke:  # phases of 16 images at batch 8 (a fade is one batch at alpha 0.5): 3, 4, 4 and 2 steps
         settings, steps = config(0.104, 8, 16, [8, 8, 8, 8], 16, SMOKE_IMAGES)
@@ -115,12 +132,16 @@ def main():
     else:
         settings, steps = config(args.kimg, 32, 2000, [64, 64, 64, 32], 128, 5000)
         count = args.num_images
+    patches, variant = PATCHES, None
+    if half_life is not None:
+        patch, beta = average_patch(half_life, settings["miniBatchSize"])
+        patches, variant = [*PATCHES, patch], f"average half-life {half_life:g} images ({beta:.6f} a step)"
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     random.seed(args.seed)
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(args.scratch or temp)
-        source = prepare(PYTORCH_GAN_ZOO, scratch, PATCHES, args.archive, args.checkout)
+        source = prepare(PYTORCH_GAN_ZOO, scratch, patches, args.archive, args.checkout)
         data = export_data(scratch / "data", count=SMOKE_IMAGES if args.smoke else None)
         sys.path.insert(0, str(source))
         if importlib.util.find_spec("h5py") is None:
@@ -154,7 +175,7 @@ def main():
     samplers = {name: (lambda n, average=average: model.test(model.buildNoiseData(n)[0], getAvG=average))
                 for name, average in (("ema", True), ("raw", False))}
     result = {"reference": PYTORCH_GAN_ZOO.name, "commit": PYTORCH_GAN_ZOO.commit, "seed": args.seed,
-              "kimg": steps * batch / 1000, "smoke": args.smoke,
+              **({"variant": variant} if variant else {}), "kimg": steps * batch / 1000, "smoke": args.smoke,
               "train_images_per_sec": steps * batch / sum(seconds), "timed_images": steps * batch,
               "timed_seconds": sum(seconds), "wall_seconds_with_startup": wall, "peak_memory_gib": peak,
               "per_scale": [{"resolution": 4 * 2**s, "steps": n, "seconds": t, "images_per_sec": n * batch / t}

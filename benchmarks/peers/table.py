@@ -19,6 +19,9 @@ from pathlib import Path
 from gan_zoo.commands.compare import PROTOCOL_KEYS, TABLE_METRICS, _mean_std_ci, collapsed, log_interval
 from gan_zoo.metrics.registry import METRICS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Refused  # noqa: E402
+
 
 def read(folder: Path) -> dict:
     result = json.loads((folder / "result.json").read_text())
@@ -37,14 +40,15 @@ def cell(values: list[float], name: str) -> str:
 
 
 def rows(runs: list[dict]) -> tuple[list[str], list[str]]:
-    """(comparison rows, raw-generator rows), one per reference."""
+    """(comparison rows, raw-generator rows), one per reference and experiment variant (result.json "variant")."""
     table, raw = [], []
-    for reference in dict.fromkeys(r["reference"] for r in runs):
-        group = sorted((r for r in runs if r["reference"] == reference), key=lambda r: r["seed"])
+    for reference, variant in dict.fromkeys((r["reference"], r.get("variant")) for r in runs):
+        group = sorted((r for r in runs if (r["reference"], r.get("variant")) == (reference, variant)),
+                       key=lambda r: r["seed"])
         fids = [r["ema"]["fid"] for r in group]
         low, high = log_interval(fids)
         seeds = ", ".join(f"{f:.1f}{'*' if c else ''}" for f, c in zip(fids, collapsed(fids)))
-        label = f"{reference} (benchmarks/peers)"
+        label = f"{reference} (benchmarks/peers{', ' + variant if variant else ''})"
         mean = lambda key: statistics.fmean(r[key] for r in group)  # noqa: E731
         peaks = [r.get("peak_memory_gib") for r in group]
         table.append(
@@ -68,7 +72,7 @@ def main():
     runs = [read(Path(f)) for f in args.folders]
     protocols = {json.dumps(r[p], sort_keys=True) for r in runs for p in ("ema_protocol", "raw_protocol")}
     if len(protocols) > 1:
-        sys.exit(f"error: the folders were scored under different protocols: {' | '.join(sorted(protocols))}")
+        raise Refused(f"error: the folders were scored under different protocols: {' | '.join(sorted(protocols))}")
     smoke = [f for f, r in zip(args.folders, runs) if r.get("smoke")]
     if smoke:
         print(f"warning: --smoke runs, not comparable: {', '.join(smoke)}", file=sys.stderr)
