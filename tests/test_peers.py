@@ -12,6 +12,7 @@ import torch
 from hydra.utils import instantiate
 from PIL import Image
 
+from gan_zoo.errors import UserError
 from gan_zoo.metrics.features import quantize
 from gan_zoo.networks.progan import _levels
 from gan_zoo.schedules import ProgressiveGrowing, level_and_alpha
@@ -100,11 +101,11 @@ def test_a_source_that_is_not_the_pinned_one_is_refused(tmp_path):
         info = tarfile.TarInfo("stylegan2-ada-pytorch/train.py")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    with pytest.raises(SystemExit, match="is not the pinned archive of NVlabs/stylegan2-ada-pytorch"):
+    with pytest.raises(UserError, match="is not the pinned archive of NVlabs/stylegan2-ada-pytorch"):
         common.prepare(common.STYLEGAN2_ADA, tmp_path / "scratch", [], archive=str(fake))
-    with pytest.raises(SystemExit, match="no archive of NVlabs/stylegan2-ada-pytorch"):
+    with pytest.raises(UserError, match="no archive of NVlabs/stylegan2-ada-pytorch"):
         common.prepare(common.STYLEGAN2_ADA, tmp_path / "scratch", [], archive=str(tmp_path / "absent.tar.gz"))
-    with pytest.raises(SystemExit, match="is not a git checkout of facebookresearch/pytorch_GAN_zoo"):
+    with pytest.raises(UserError, match="is not a git checkout of facebookresearch/pytorch_GAN_zoo"):
         common.prepare(common.PYTORCH_GAN_ZOO, tmp_path / "scratch", [], checkout=str(tmp_path))
 
 
@@ -120,7 +121,7 @@ def test_a_patch_that_does_not_match_their_source_is_refused(tmp_path, monkeypat
     source = common.prepare(common.PYTORCH_GAN_ZOO, tmp_path / "s", [common.Patch("a.py", "x = 1", "x = 2")],
                             archive=str(archive))
     assert (source / "a.py").read_text() == "x = 2\n"
-    with pytest.raises(SystemExit, match="a run-time patch no longer applies to a.py"):
+    with pytest.raises(UserError, match="a run-time patch no longer applies to a.py"):
         common.prepare(common.PYTORCH_GAN_ZOO, tmp_path / "s", [common.Patch("a.py", "x = 3", "x = 2")],
                        archive=str(archive))
 
@@ -181,9 +182,12 @@ def test_reference_rows_in_the_comparisons_columns(tmp_path, capsys, monkeypatch
                                "| 1 | 20.00 (20.00 .. 20.00) |") for line in lines)
     _fake_run(tmp_path / "other", 3, 9.0, 9.0, num_real=1000)
     monkeypatch.setattr(sys, "argv", ["table.py", str(tmp_path / "s0"), str(tmp_path / "other")])
-    with pytest.raises(SystemExit, match="scored under different protocols") as refused:
+    with pytest.raises(UserError, match="scored under different protocols"):
         table.main()
-    assert refused.value.code == 2
+    ran = subprocess.run([sys.executable, str(REPO / "benchmarks" / "peers" / "table.py"), str(tmp_path / "s0"),
+                          str(tmp_path / "other")], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 2 and ran.stderr.startswith("gan-zoo: error: the folders were scored under different ")
+    assert len(ran.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("value", ["0", "nan", "inf"])
@@ -192,8 +196,18 @@ def test_an_average_half_life_that_is_no_number_of_images_is_refused(tmp_path, v
                           str(tmp_path / "out"), "--smoke", f"--average-half-life={value}"],
                          capture_output=True, text=True, timeout=300)
     assert ran.returncode == 2 and ran.stderr.strip() == \
-        f"error: --average-half-life {float(value)} must be a finite number of images above 0"
+        f"gan-zoo: error: --average-half-life {float(value)} must be a finite number of images above 0"
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("harness", ["stylegan2_ada.py", "pytorch_gan_zoo.py"])
+def test_a_refused_start_leaves_no_output_folder(tmp_path, harness):
+    ran = subprocess.run([sys.executable, str(REPO / "benchmarks" / "peers" / harness), "--out", str(tmp_path / "out"),
+                          "--smoke", "--archive", str(tmp_path / "absent.tar.gz")], capture_output=True, text=True,
+                         timeout=300)
+    assert ran.returncode == 2 and len(ran.stderr.strip().splitlines()) == 1
+    assert ran.stderr.startswith("gan-zoo: error: no archive of ") and str(tmp_path / "absent.tar.gz") in ran.stderr
+    assert list(tmp_path.iterdir()) == []  # no --out folder made
 
 
 @needs_peers
@@ -233,6 +247,6 @@ def test_an_output_folder_that_holds_a_run_is_refused(tmp_path, harness):
     Image.new("L", (32, 32)).save(tmp_path / "ema" / "00000.png")
     ran = subprocess.run([sys.executable, str(REPO / "benchmarks" / "peers" / harness), "--out", str(tmp_path),
                           "--smoke"], capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 2 and ran.stderr.strip() == f"error: --out {tmp_path} already holds a run (result.json " \
-        "or PNGs): give a new folder"
+    assert ran.returncode == 2 and ran.stderr.strip() == \
+        f"gan-zoo: error: --out {tmp_path} already holds a run (result.json or PNGs): give a new folder"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["00000.png", "ema"]  # nothing written

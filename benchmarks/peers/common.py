@@ -14,22 +14,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from gan_zoo.errors import UserError
 from gan_zoo.files import sha256
 
 REPO = Path(__file__).resolve().parents[2]
 PEERS = Path(os.environ.get("GAN_ZOO_SHARED_PEERS", REPO.parent / "shared" / "peers"))
-
-class Refused(SystemExit):
-    """A harness's one-line refusal of bad input: the message on stderr, exit status 2 (as gan_zoo's commands)."""
-
-    def __init__(self, message: str):
-        super().__init__(2)
-        self.message = message
-        print(message, file=sys.stderr)
-
-    def __str__(self) -> str:
-        return self.message
-
 
 # The protocol of the 45-kimg comparison (conf/fair_setting/embedded.yaml + conf/metrics/classifier.yaml), stated
 # here in full so that a later change of a default cannot make the reference rows score differently.
@@ -62,7 +51,7 @@ def output_folder(path: str) -> Path:
     """A harness's --out folder, made; one that already holds a run is refused (its PNGs would mix with new ones)."""
     out = Path(path)
     if (out / "result.json").exists() or any(any((out / name).glob("*.png")) for name in ("ema", "raw")):
-        raise Refused(f"error: --out {out} already holds a run (result.json or PNGs): give a new folder")
+        raise UserError(f"--out {out} already holds a run (result.json or PNGs): give a new folder")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -108,26 +97,26 @@ def prepare(reference: Reference, scratch: Path, patches: list[Patch], archive: 
     if checkout:
         head = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True)
         if head.returncode != 0 or head.stdout.strip() != reference.commit:
-            raise Refused(f"error: --checkout {checkout} is not a git checkout of {reference.name} at "
-                          f"{reference.commit} (HEAD: {head.stdout.strip() or head.stderr.strip()})")
+            raise UserError(f"--checkout {checkout} is not a git checkout of {reference.name} at "
+                            f"{reference.commit} (HEAD: {head.stdout.strip() or head.stderr.strip()})")
         shutil.copytree(checkout, target, ignore=shutil.ignore_patterns(".git"))
     else:
         path = Path(archive) if archive else PEERS / reference.archive
         if not path.is_file():
-            raise Refused(f"error: no archive of {reference.name} at {path}: give --archive PATH or --checkout PATH (a "
-                          f"checkout at {reference.commit}), or set GAN_ZOO_SHARED_PEERS")
+            raise UserError(f"no archive of {reference.name} at {path}: give --archive PATH or --checkout PATH (a "
+                            f"checkout at {reference.commit}), or set GAN_ZOO_SHARED_PEERS")
         if sha256(path) != reference.sha256:
-            raise Refused(f"error: {path} is not the pinned archive of {reference.name} (sha256 {sha256(path)[:12]}, "
-                          f"expected {reference.sha256[:12]})")
+            raise UserError(f"{path} is not the pinned archive of {reference.name} (sha256 {sha256(path)[:12]}, "
+                            f"expected {reference.sha256[:12]})")
         with tarfile.open(path) as tar:
             tar.extractall(scratch, filter="data")
     for patch in patches:
         file = target / patch.file
         text = file.read_text(encoding="utf-8")
         if text.count(patch.old) != patch.count:
-            raise Refused(f"error: a run-time patch no longer applies to {patch.file} ({text.count(patch.old)} "
-                          f"occurrences of {patch.old!r}, expected {patch.count}): is this {reference.name} at "
-                          f"{reference.commit}?")
+            raise UserError(f"a run-time patch no longer applies to {patch.file} ({text.count(patch.old)} "
+                            f"occurrences of {patch.old!r}, expected {patch.count}): is this {reference.name} at "
+                            f"{reference.commit}?")
         file.write_text(text.replace(patch.old, patch.new), encoding="utf-8")
     return target
 

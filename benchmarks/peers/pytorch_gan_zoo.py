@@ -53,11 +53,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_zoo.commands.cli import report_user_error
+from gan_zoo.errors import UserError
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     PYTORCH_GAN_ZOO,
     Patch,
-    Refused,
     export_data,
     finish,
     harness_arguments,
@@ -92,7 +94,7 @@ def growth(kimg: float, batch: int, phase_images: int, scales: int) -> tuple[lis
     first = [0] + [(2 * s - 1) * phase_images // batch + 1 for s in range(1, scales)]  # a scale's first batch
     stable = [0] + [math.ceil(2 * s * phase_images / batch) for s in range(1, scales)]  # its first without fade
     if total <= stable[-1]:
-        raise Refused(f"error: --kimg {kimg} ends before the growth does ({stable[-1] * batch} images)")
+        raise UserError(f"--kimg {kimg} ends before the growth does ({stable[-1] * batch} images)")
     steps = [end - start for start, end in zip(first, first[1:] + [total])]
     jumps, values = [[]], [[]]
     for s in range(1, scales):
@@ -124,8 +126,7 @@ def main():
                                         "with this half-life in images instead of their 0.999 per step"))])
     half_life = args.average_half_life
     if half_life is not None and not (math.isfinite(half_life) and half_life > 0):
-        raise Refused(f"error: --average-half-life {half_life} must be a finite number of images above 0")
-    out = output_folder(args.out)
+        raise UserError(f"--average-half-life {half_life} must be a finite number of images above 0")
     if args.smoke:  # phases of 16 images at batch 8 (a fade is one batch at alpha 0.5): 3, 4, 4 and 2 steps
         settings, steps = config(0.104, 8, 16, [8, 8, 8, 8], 16, SMOKE_IMAGES)
         count = 64
@@ -142,6 +143,7 @@ def main():
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(args.scratch or temp)
         source = prepare(PYTORCH_GAN_ZOO, scratch, patches, args.archive, args.checkout)
+        out = output_folder(args.out)  # made once the schedule and their source are there: a refused start leaves none
         data = export_data(scratch / "data", count=SMOKE_IMAGES if args.smoke else None)
         sys.path.insert(0, str(source))
         if importlib.util.find_spec("h5py") is None:
@@ -185,4 +187,5 @@ def main():
     finish(out, result, samplers, count, args.smoke, not args.no_score)
 
 if __name__ == "__main__":
-    main()
+    with report_user_error():  # bad input: one line, exit 2
+        main()

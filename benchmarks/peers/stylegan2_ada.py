@@ -40,6 +40,8 @@ from pathlib import Path
 
 import torch
 
+from gan_zoo.commands.cli import report_user_error
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     STYLEGAN2_ADA,
@@ -92,12 +94,12 @@ def tick_rate(stats: Path) -> tuple[int, float]:
 def main():
     args = harness_arguments(__doc__, "stylegan2-ada-pytorch",
                              out_help="result.json, ema/ and raw/ PNGs, their run folder, scores")
-    out = output_folder(args.out)
     sizes = dict(SIZES, z_dim=16, w_dim=16, channel_base=128, channel_max=16) if args.smoke else SIZES
     kimg, count = (0.128, 64) if args.smoke else (args.kimg, args.num_images)
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(args.scratch or temp)
         source = prepare(STYLEGAN2_ADA, scratch, PATCHES, args.archive, args.checkout)
+        out = output_folder(args.out)  # made once their source is there: a refused start leaves no folder
         data = export_data(scratch / "data", count=SMOKE_IMAGES if args.smoke else None)
         sys.path.insert(0, str(source))
         import dnnlib
@@ -127,4 +129,5 @@ def main():
     finish(out, result, samplers, count, args.smoke, not args.no_score)
 
 if __name__ == "__main__":
-    main()
+    with report_user_error():  # bad input (a source, an --out folder): one line, exit 2
+        main()

@@ -16,11 +16,10 @@ import statistics
 import sys
 from pathlib import Path
 
+from gan_zoo.commands.cli import report_user_error
 from gan_zoo.commands.compare import PROTOCOL_KEYS, TABLE_METRICS, _mean_std_ci, collapsed, log_interval
+from gan_zoo.errors import UserError
 from gan_zoo.metrics.registry import METRICS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Refused  # noqa: E402
 
 
 def read(folder: Path) -> dict:
@@ -42,9 +41,9 @@ def cell(values: list[float], name: str) -> str:
 def rows(runs: list[dict]) -> tuple[list[str], list[str]]:
     """(comparison rows, raw-generator rows), one per reference and experiment variant (result.json "variant")."""
     table, raw = [], []
-    for reference, variant in dict.fromkeys((r["reference"], r.get("variant")) for r in runs):
-        group = sorted((r for r in runs if (r["reference"], r.get("variant")) == (reference, variant)),
-                       key=lambda r: r["seed"])
+    key = lambda r: (r["reference"], r.get("variant"))  # noqa: E731
+    for reference, variant in dict.fromkeys(map(key, runs)):
+        group = sorted((r for r in runs if key(r) == (reference, variant)), key=lambda r: r["seed"])
         fids = [r["ema"]["fid"] for r in group]
         low, high = log_interval(fids)
         seeds = ", ".join(f"{f:.1f}{'*' if c else ''}" for f, c in zip(fids, collapsed(fids)))
@@ -72,7 +71,7 @@ def main():
     runs = [read(Path(f)) for f in args.folders]
     protocols = {json.dumps(r[p], sort_keys=True) for r in runs for p in ("ema_protocol", "raw_protocol")}
     if len(protocols) > 1:
-        raise Refused(f"error: the folders were scored under different protocols: {' | '.join(sorted(protocols))}")
+        raise UserError(f"the folders were scored under different protocols: {' | '.join(sorted(protocols))}")
     smoke = [f for f, r in zip(args.folders, runs) if r.get("smoke")]
     if smoke:
         print(f"warning: --smoke runs, not comparable: {', '.join(smoke)}", file=sys.stderr)
@@ -88,4 +87,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with report_user_error():  # bad input: one line, exit 2
+        main()

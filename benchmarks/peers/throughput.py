@@ -43,7 +43,7 @@ import stylegan2_ada  # noqa: E402
 from common import PYTORCH_GAN_ZOO, STYLEGAN2_ADA, embedded_pixels, export_data, prepare  # noqa: E402
 from timing import fit  # noqa: E402
 
-from gan_zoo.commands.cli import CONFIG_DIR  # noqa: E402
+from gan_zoo.commands.cli import CONFIG_DIR, report_user_error  # noqa: E402
 from gan_zoo.commands.config_checks import auto_precision  # noqa: E402
 
 PRESETS = {"stylegan": ["experiment=compare/stylegan_sg2ada"],
@@ -179,4 +179,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with report_user_error():  # bad input (a source, an --out folder): one line, exit 2
+        main()
