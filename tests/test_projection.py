@@ -74,12 +74,20 @@ def test_w_plus_reconstructs_at_least_as_well_as_w(checkpoints):
 
 
 def test_batching_gives_each_image_its_own_latent(checkpoints):
-    """The same image projected alone and inside a batch of others ends at the same kind of result."""
+    """Projected in one batch, each image ends at a reconstruction of its own (nearer to it than to any other target,
+    its reported distance its own), and at the same kind of result as projected alone: each distance down more than
+    tenfold from its start. (The final distance itself is no test: 100 noisy steps end 1.5 to 3x apart between
+    seeds, thread counts or batchings of the same image; measured 0.023 .. 0.081 for the first image here.)"""
     generator = _generator(checkpoints, "stylegan")
     targets = _own_images(generator, 4, 3)
     batched = Projector("w", steps=100, batch_size=4)(generator, targets)
-    alone = Projector("w", steps=100, batch_size=1)(generator, targets[:1])
-    assert batched.distances[0] == pytest.approx(alone.distances[0].item(), rel=0.3, abs=1e-3)
+    alone = Projector("w", steps=100, batch_size=1)(generator, targets)
+    distance = Projector("w").distance
+    cross = torch.stack([distance(batched.reconstructions[i:i + 1].expand_as(targets), targets) for i in range(4)])
+    assert torch.equal(cross.argmin(dim=1), torch.arange(4))  # row i: reconstruction i against every target
+    assert torch.allclose(cross.diagonal(), batched.distances, rtol=1e-4, atol=1e-6)
+    for projection in (batched, alone):
+        assert (projection.distances < 0.1 * projection.start_distances).all(), projection.distances
 
 
 @pytest.fixture(scope="module")
